@@ -1,0 +1,156 @@
+"""One atomic configuration with its reference data (KLIFF's ``Configuration``).
+
+Conventions (see docs/architecture.md, "data -> everyone"): ``cell`` rows are the lattice
+vectors, ``coords`` Cartesian, ``stress`` in Voigt order xx yy zz yz xz xy with the sign
+and units of the source (the project convention is sigma = (1/V) dE/d(strain), which is
+also ASE's, so ASE stresses are taken over unchanged).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import DatasetError
+
+from .weight import Weight
+
+
+def _check_format(file_format):
+    if file_format not in ("xyz",):
+        raise DatasetError(f"file format {file_format!r} is not handled here; expected 'xyz' "
+                           "(use workbench.data.ase_io for formats ASE reads)")
+
+
+class Configuration:
+    """Atoms, cell, periodicity and reference energy/forces/stress of one structure.
+
+    ``weight`` is stored as this configuration's own copy of the given :class:`Weight` (a
+    default ``Weight()`` when None), after ``weight.compute_weight(self)`` has run.
+    ``identifier`` defaults to the file path (as a string) when read from a file.
+    """
+
+    def __init__(self, cell, species, coords, PBC, energy=None, forces=None, stress=None,
+                 weight=None, identifier=None, path=None):
+        self.cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
+        self.species = [str(s) for s in species]
+        self.coords = np.ascontiguousarray(coords, dtype=np.float64).reshape(-1, 3)
+        self.PBC = [bool(p) for p in PBC]
+        self.energy = None if energy is None else float(energy)
+        self.forces = None if forces is None else np.ascontiguousarray(forces, dtype=np.float64)
+        self.stress = None if stress is None else np.ascontiguousarray(stress, dtype=np.float64)
+        self.path = None if path is None else Path(path)
+        if identifier is None and path is not None:
+            identifier = str(path)
+        self.identifier = None if identifier is None else str(identifier)
+        n = self.coords.shape[0]
+        what = f"configuration {self.identifier}" if self.identifier else "configuration"
+        if len(self.species) != n:
+            raise DatasetError(f"{what}: {len(self.species)} species for {n} atoms; expected "
+                               "one species per atom")
+        if len(self.PBC) != 3:
+            raise DatasetError(f"{what}: PBC has {len(self.PBC)} entries; expected 3")
+        if self.forces is not None and self.forces.shape != (n, 3):
+            raise DatasetError(f"{what}: forces of shape {self.forces.shape}; expected ({n}, 3)")
+        if self.stress is not None:
+            if self.stress.size == 9:
+                self.stress = self.stress.reshape(3, 3)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+            if self.stress.shape != (6,):
+                raise DatasetError(f"{what}: stress of shape {self.stress.shape}; expected 6 "
+                                   "Voigt components (xx yy zz yz xz xy)")
+        self._weight = None
+        self.weight = weight
+
+    # -- weights -------------------------------------------------------------------------
+    @property
+    def weight(self) -> Weight:
+        return self._weight
+
+    @weight.setter
+    def weight(self, weight):
+        w = Weight() if weight is None else weight.copy()
+        w.compute_weight(self)
+        self._weight = w
+
+    @property
+    def config_weight(self):
+        return self._weight.config_weight
+
+    @property
+    def energy_weight(self):
+        return self._weight.energy_weight
+
+    @property
+    def forces_weight(self):
+        return self._weight.forces_weight
+
+    @property
+    def stress_weight(self):
+        return self._weight.stress_weight
+
+    # -- queries -------------------------------------------------------------------------
+    def get_num_atoms(self) -> int:
+        return self.coords.shape[0]
+
+    def get_num_atoms_by_species(self) -> dict[str, int]:
+        return dict(Counter(self.species))
+
+    def count_atoms_by_species(self, symbols=None) -> dict[str, int]:
+        """Counts for ``symbols`` (all present species when None; absent ones count 0)."""
+        counts = Counter(self.species)
+        if symbols is None:
+            return dict(counts)
+        return {s: counts.get(s, 0) for s in symbols}
+
+    def get_volume(self) -> float:
+        """(a1 x a2) . a3, positive for the right-handed cells the reader accepts."""
+        a1, a2, a3 = self.cell
+        return float(np.dot(np.cross(a1, a2), a3))
+
+    def order_by_species(self) -> None:
+        """Reorder atoms so that each species is contiguous (species sorted by name, the
+        original order kept within a species); forces and per-atom weights follow."""
+        names = sorted(set(self.species))
+        codes = np.array([names.index(s) for s in self.species]) if self.species else \
+            np.zeros(0, int)
+        order = np.argsort(codes, kind="stable")
+        self.species = [self.species[i] for i in order]
+        self.coords = self.coords[order]
+        if self.forces is not None:
+            self.forces = self.forces[order]
+        fw = self._weight._forces_weight
+        if isinstance(fw, np.ndarray) and fw.ndim >= 1 and fw.shape[0] == len(order):
+            self._weight._forces_weight = fw[order]
+
+    # -- I/O -----------------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, filename, weight=None, file_format="xyz"):
+        _check_format(file_format)
+        from .extxyz import read_extxyz
+        d = read_extxyz(filename)
+        return cls(weight=weight, identifier=str(filename), path=filename, **d)
+
+    def to_file(self, filename, file_format="xyz") -> None:
+        """Write atomically in the KLIFF extended-XYZ dialect (bit-exact floats)."""
+        _check_format(file_format)
+        from .extxyz import write_extxyz
+        write_extxyz(filename, self.cell, self.species, self.coords, self.PBC,
+                     self.energy, self.forces, self.stress)
+
+    @classmethod
+    def from_ase(cls, atoms, weight=None, identifier=None, path=None):
+        from .ase_io import config_kwargs_from_ase
+        return cls(weight=weight, identifier=identifier, path=path,
+                   **config_kwargs_from_ase(atoms))
+
+    from_ase_atoms = from_ase
+
+    def to_ase(self):
+        from .ase_io import config_to_ase
+        return config_to_ase(self)
+
+    def __repr__(self):
+        return (f"Configuration({self.identifier!r}, natoms={self.get_num_atoms()}, "
+                f"species={sorted(set(self.species))}, energy={self.energy})")

@@ -1,0 +1,147 @@
+"""A set of configurations read from a file or a directory tree (KLIFF's ``Dataset``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from workbench.errors import DatasetError, DatasetErrors
+
+from .ase_io import PATTERNS, read_with_ase
+from .configuration import Configuration
+from .extxyz import read_extxyz, write_extxyz
+
+log = logging.getLogger(__name__)
+
+
+def read_config(path, weight=None) -> Configuration:
+    """Read one configuration from a KLIFF extended-XYZ file."""
+    return Configuration.from_file(path, weight=weight)
+
+
+def write_config(path, config: Configuration) -> None:
+    """Write ``config`` atomically; :func:`read_config` gives back identical arrays."""
+    write_extxyz(path, config.cell, config.species, config.coords, config.PBC,
+                 config.energy, config.forces, config.stress)
+
+
+def find_files(path, file_format="xyz") -> list[Path]:
+    """Files of ``file_format`` under ``path`` (recursive), in sorted, deterministic order.
+    Hidden files and directories are skipped."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DatasetError("no such file or directory", path)
+    patterns = PATTERNS.get(file_format, ("*",))
+    found = set()
+    for pat in patterns:
+        for p in path.rglob(pat):
+            rel = p.relative_to(path).parts
+            if p.is_file() and not any(part.startswith(".") for part in rel):
+                found.add(p)
+    return sorted(found)
+
+
+class Dataset:
+    """Configurations from ``path`` (a file or a directory searched recursively).
+
+    ``file_format``: ``"xyz"`` (the fast built-in extended-XYZ reader), ``"ase"`` (ASE
+    guesses the format) or an ASE format name such as ``"extxyz"``, ``"vasp-out"``,
+    ``"vasp-xml"``, ``"espresso-out"``.  ``on_error``: ``"raise"`` collects every bad file
+    of a directory and raises one :class:`DatasetErrors`; ``"skip"`` leaves them out,
+    records them in ``self.skipped`` (a list of :class:`DatasetError`) and logs a warning.
+    """
+
+    def __init__(self, path=None, weight=None, file_format="xyz", on_error="raise"):
+        if on_error not in ("raise", "skip"):
+            raise DatasetError(f"on_error={on_error!r}; expected 'raise' or 'skip'")
+        self.file_format = file_format
+        self.on_error = on_error
+        self.configs: list[Configuration] = []
+        self.skipped: list[DatasetError] = []
+        if path is not None:
+            self.add_configs(path, weight)
+
+    # -- building ------------------------------------------------------------------------
+    def _read_file(self, f, weight):
+        if self.file_format == "xyz":
+            return [Configuration(weight=weight, identifier=str(f), path=f, **read_extxyz(f))]
+        frames = read_with_ase(f, self.file_format)
+        many = len(frames) > 1
+        out = []
+        for k, atoms in enumerate(frames):
+            ident = f"{f}@{k}" if many else str(f)
+            try:
+                out.append(Configuration.from_ase(atoms, weight=weight, identifier=ident,
+                                                  path=f))
+            except DatasetError as exc:
+                raise DatasetError(f"frame {k}: {exc.reason}", f) from None
+        return out
+
+    def add_configs(self, path, weight=None) -> list[Configuration]:
+        """Read ``path`` and append its configurations; returns the new ones."""
+        files = find_files(path, self.file_format)
+        new, errors = [], []
+        for f in files:
+            try:
+                new.extend(self._read_file(f, weight))
+            except DatasetError as exc:
+                errors.append(exc)
+        if errors:
+            if self.on_error == "raise":
+                if len(errors) == 1 and len(files) == 1:
+                    raise errors[0]
+                raise DatasetErrors(errors)
+            self.skipped.extend(errors)
+            log.warning("skipped %d unreadable file(s) under %s:\n%s", len(errors), path,
+                        "\n".join(f"  - {e}" for e in errors))
+        if not files:
+            log.warning("no %s files found under %s", self.file_format, path)
+        self.configs.extend(new)
+        return new
+
+    def add(self, configs) -> None:
+        self.configs.extend(configs)
+
+    @classmethod
+    def from_configs(cls, configs) -> "Dataset":
+        ds = cls()
+        ds.configs = list(configs)
+        return ds
+
+    @classmethod
+    def from_ase(cls, atoms_list, weight=None) -> "Dataset":
+        """A data set from ``ase.Atoms`` objects (identifiers ``atoms_<i>`` unless the atoms
+        carry ``info['identifier']``)."""
+        ds = cls(file_format="ase")
+        for k, atoms in enumerate(atoms_list):
+            ident = atoms.info.get("identifier", f"atoms_{k}")
+            ds.configs.append(Configuration.from_ase(atoms, weight=weight, identifier=ident))
+        return ds
+
+    def apply_weights_file(self, path) -> int:
+        """Per-configuration weights from a file (format: :mod:`workbench.data.weight`)."""
+        from .weight import apply_weights_file
+        return apply_weights_file(self.configs, path)
+
+    # -- access --------------------------------------------------------------------------
+    def get_configs(self) -> list[Configuration]:
+        return self.configs
+
+    def get_num_configs(self) -> int:
+        return len(self.configs)
+
+    def __len__(self):
+        return len(self.configs)
+
+    def __iter__(self):
+        return iter(self.configs)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Dataset.from_configs(self.configs[index])
+        return self.configs[index]
+
+    def __repr__(self):
+        return f"Dataset({len(self.configs)} configurations)"
