@@ -1,0 +1,241 @@
+"""End-to-end tests in a real browser: JupyterLab and Voila started through the
+``workbench lab`` / ``workbench app`` commands on a free localhost port with a token, driven
+by Debian's headless chromium through playwright.
+
+Screenshots land in ``test-artifacts/ui/<test name>/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"server did not listen on {port}:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def workbench_server(kind: str, notebook: Path, outdir: Path, extra=()):
+    """Run ``workbench lab|app`` on a free port; yield (base_url, token)."""
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(os.environ)
+    runtime = outdir / "jupyter-runtime"
+    runtime.mkdir(parents=True, exist_ok=True)
+    env["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    env["PYTHONUNBUFFERED"] = "1"
+    cmd = [sys.executable, "-m", "workbench", kind, "--notebook", str(notebook),
+           "--port", str(port), "--no-browser", "--token", token, "--", *extra]
+    log = outdir / f"{kind}-server.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+                                start_new_session=True)
+    try:
+        wait_for_port(port, proc, log)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+LAB_EXTRA = ("--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def artifacts(request):
+    out = ARTIFACTS / request.node.name.replace("[", "-").replace("]", "")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    return out
+
+
+def open_lab(browser, base, token, relpath, outdir):
+    """Open ``relpath`` in JupyterLab and wait for its kernel to be idle."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.on("console", lambda m: _log(outdir, f"console {m.type}: {m.text}"))
+    page.goto(f"{base}/lab/tree/{relpath}?token={token}&reset")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell"
+                           " && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+                           timeout=90_000)
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
+                           ".session.kernel.status === 'idle'", timeout=90_000)
+    return page
+
+
+def lab_run_all(page, timeout_ms=300_000):
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # every code cell has an execution count once the run is over
+    page.wait_for_function(
+        """() => {
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            const cells = nb.widgets.filter(c => c.model.type === 'code');
+            return cells.every(c => c.model.executionCount !== null)
+                && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle';
+        }""", timeout=timeout_ms)
+
+
+def lab_execute_new_cell(page, code: str, timeout_ms=60_000) -> str:
+    """Append a code cell with ``code``, run it like a user (shift-enter) and return its
+    text output."""
+    page.evaluate(
+        """(code) => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const nb = panel.content;
+            nb.activeCellIndex = nb.widgets.length - 1;
+            return window.jupyterapp.commands.execute('notebook:insert-cell-below').then(() => {
+                nb.activeCell.model.sharedModel.setSource(code);
+                return window.jupyterapp.commands.execute('notebook:run-cell');
+            });
+        }""", code)
+    handle = page.wait_for_function(
+        """(code) => {
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            const cell = nb.widgets.find(c => c.model.sharedModel.getSource() === code);
+            if (!cell || cell.model.executionCount === null) return null;
+            const outs = cell.model.outputs.toJSON();
+            return JSON.stringify(outs);
+        }""", arg=code, timeout=timeout_ms)
+    outputs = json.loads(handle.json_value())
+    return "".join("".join(o.get("text", "")) if isinstance(o.get("text"), list)
+                   else o.get("text", "") for o in outputs)
+
+
+def open_voila(browser, base, token, outdir, timeout_ms=300_000):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.on("console", lambda m: _log(outdir, f"console {m.type}: {m.text}"))
+    page.goto(f"{base}/?token={token}", timeout=timeout_ms)
+    return page
+
+
+def plot_points(page, css: str) -> list[list[float]]:
+    """y values of every trace of the plotly graph inside the element matching ``css``."""
+    return page.evaluate(
+        """(css) => {
+            const host = document.querySelector(css);
+            if (!host) return null;
+            const gd = host.querySelector('.js-plotly-plot');
+            if (!gd || !gd.data) return null;
+            return gd.data.map(t => Array.from(t.y || []));
+        }""", css)
+
+
+def _log(outdir: Path, line: str) -> None:
+    with open(outdir / "browser.log", "a") as fh:
+        fh.write(line + "\n")
+
+
+# ---------------------------------------------------------------------------------------
+# The harness itself, on a small notebook: a button starts a thread that appends points
+# to a plotly FigureWidget, so widget updates from a background thread are exercised.
+
+SMOKE_CELLS = [
+    "import threading, time\n"
+    "import ipywidgets as w\n"
+    "import plotly.graph_objects as go\n"
+    "fig = go.FigureWidget(data=[go.Scatter(x=[], y=[], mode='lines+markers')])\n"
+    "box = w.Box([fig]); box.add_class('smoke-plot')\n"
+    "button = w.Button(description='Go'); button.add_class('smoke-go')\n"
+    "label = w.Label('idle'); label.add_class('smoke-label')\n"
+    "def work():\n"
+    "    for i in range(30):\n"
+    "        with fig.batch_update():\n"
+    "            fig.data[0].x = list(fig.data[0].x) + [i]\n"
+    "            fig.data[0].y = list(fig.data[0].y) + [1.0 / (i + 1)]\n"
+    "        label.value = f'step {i}'\n"
+    "        time.sleep(0.15)\n"
+    "    label.value = 'done'\n"
+    "button.on_click(lambda _: threading.Thread(target=work, daemon=True).start())\n"
+    "w.VBox([button, label, box])",
+]
+
+
+def make_notebook(path: Path, cells: list[str]) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["lab", "app"])
+def test_harness_background_thread_updates_reach_browser(browser, artifacts, tmp_path, kind):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    notebook = make_notebook(nbdir / "smoke.ipynb", SMOKE_CELLS)
+    extra = LAB_EXTRA if kind == "lab" else ()
+    with workbench_server(kind, notebook, artifacts, extra) as (base, token):
+        if kind == "lab":
+            page = open_lab(browser, base, token, "notebooks/smoke.ipynb", artifacts)
+            lab_run_all(page)
+        else:
+            page = open_voila(browser, base, token, artifacts)
+        page.locator(".smoke-go button, button.smoke-go").first.click(timeout=120_000)
+        page.wait_for_function(
+            "() => { const g = document.querySelector('.smoke-plot .js-plotly-plot');"
+            " return g && g.data && g.data[0].y.length >= 5; }", timeout=60_000)
+        if kind == "lab":
+            # the kernel answers another cell while the thread keeps drawing
+            out = lab_execute_new_cell(page, "print('other cell', 6 * 7, label.value)")
+            assert "other cell 42 step" in out
+        page.wait_for_function(
+            "() => document.querySelector('.smoke-label').textContent.includes('done')",
+            timeout=60_000)
+        ys = plot_points(page, ".smoke-plot")[0]
+        assert len(ys) == 30
+        assert ys[-1] == pytest.approx(1 / 30)
+        page.screenshot(path=str(artifacts / "smoke.png"))
+        page.close()

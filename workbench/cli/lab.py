@@ -1,0 +1,75 @@
+"""``workbench lab``: JupyterLab opened on the workbench notebook."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+NOTEBOOK = Path("notebooks") / "workbench.ipynb"
+
+
+def find_notebook(given: str | None) -> Path:
+    """The notebook to open: ``given``, else notebooks/workbench.ipynb of the source tree
+    (next to the ``workbench`` package) or of the current directory."""
+    if given:
+        path = Path(given).expanduser().resolve()
+        if not path.is_file():
+            raise WorkbenchError(f"notebook {given!r} does not exist")
+        return path
+    candidates = [Path(__file__).resolve().parents[2] / NOTEBOOK, Path.cwd() / NOTEBOOK]
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    raise WorkbenchError(
+        "cannot find notebooks/workbench.ipynb (looked in "
+        + ", ".join(str(p) for p in candidates)
+        + "); pass the notebook path explicitly"
+    )
+
+
+def add_server_arguments(parser) -> None:
+    parser.add_argument("--notebook", default=None,
+                        help="notebook to open (default: notebooks/workbench.ipynb)")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on")
+    parser.add_argument("--ip", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="do not open a web browser")
+    parser.add_argument("--token", default=None,
+                        help="access token (default: the server generates one)")
+    parser.add_argument("server_args", nargs="*", default=[],
+                        help="further options for the server, after `--`")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "lab", help="start JupyterLab on the interactive workbench notebook",
+        description="Start JupyterLab with notebooks/workbench.ipynb open. "
+                    "Options after `--` go to JupyterLab unchanged.",
+    )
+    add_server_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def lab_command(args) -> list[str]:
+    notebook = find_notebook(args.notebook)
+    root = notebook.parent.parent if notebook.parent.name == "notebooks" else notebook.parent
+    cmd = [sys.executable, "-m", "jupyterlab", str(notebook),
+           f"--ServerApp.root_dir={root}", f"--ServerApp.ip={args.ip}"]
+    if args.port is not None:
+        cmd.append(f"--ServerApp.port={args.port}")
+        cmd.append("--ServerApp.port_retries=0")
+    if args.no_browser:
+        cmd.append("--no-browser")
+    if args.token is not None:
+        cmd.append(f"--IdentityProvider.token={args.token}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI runners often run as root
+    return cmd + list(args.server_args)
+
+
+def run(args) -> int:
+    return subprocess.call(lab_command(args))
