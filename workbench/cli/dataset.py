@@ -1,0 +1,86 @@
+"""``workbench dataset``: count the files of a data set per directory, or split it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from workbench.errors import DatasetError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "dataset", help="count, split and inspect data sets",
+        description="Count the configuration files of a data set per directory, or split "
+                    "it into train/ and test/ copies.")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--count", metavar="PATH", help="print the per-directory count tree")
+    what.add_argument("--split", metavar="PATH", help="split PATH into OUT/train, OUT/test")
+    p.add_argument("--fraction", type=float, default=0.8,
+                   help="share of configurations in train/ (default 0.8)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the split (default 0)")
+    p.add_argument("--pattern", metavar="GLOB",
+                   help="split by identifier instead: matching configurations go to test/")
+    p.add_argument("--regex", action="store_true", help="--pattern is a regular expression")
+    p.add_argument("--out", metavar="DIR", help="output directory of --split")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--format", default="xyz", dest="file_format",
+                   help="file format (default xyz; or an ASE format name)")
+    p.set_defaults(func=run)
+
+
+def count_tree(path, file_format="xyz") -> list[str]:
+    """Lines ``-name (a/b)`` indented by depth: a = files directly in the directory,
+    b = files in it and all its subdirectories."""
+    from workbench.data.ase_io import PATTERNS
+    import fnmatch
+
+    pats = PATTERNS.get(file_format, ("*",))
+    root = Path(path)
+    if not root.is_dir():
+        raise DatasetError("not a directory; expected the top directory of a data set", root)
+
+    def visit(d, depth, out):
+        entries = sorted((e for e in os.scandir(d) if not e.name.startswith(".")),
+                         key=lambda e: e.name)
+        here = sum(1 for e in entries if e.is_file()
+                   and any(fnmatch.fnmatch(e.name, p) for p in pats))
+        line_at = len(out)
+        out.append(None)
+        total = here
+        for e in sorted((e for e in entries if e.is_dir()), key=lambda e: e.name):
+            total += visit(e.path, depth + 1, out)
+        out[line_at] = f"{'  ' * depth}-{Path(d).name} ({here}/{total})"
+        return total
+
+    lines: list = []
+    visit(root, 0, lines)
+    return lines
+
+
+def run(args) -> int:
+    if args.count:
+        ext = {"xyz": ".xyz"}.get(args.file_format, args.file_format)
+        print("Workbench Dataset Count")
+        print('Notation: "-dir_name (a/b)"')
+        print(f'a: number of {ext} files in the directory "dir_name"')
+        print(f'b: number of {ext} files in the directory "dir_name" and its subdirectories')
+        for line in count_tree(args.count, args.file_format):
+            print(line)
+        return 0
+    from workbench.data.dataset import Dataset
+    from workbench.data.split import random_split, split_by_pattern, write_split
+
+    if not args.out:
+        raise DatasetError("--split needs --out DIR")
+    ds = Dataset(args.split, file_format=args.file_format)
+    if args.pattern:
+        test, train = split_by_pattern(ds, args.pattern, regex=args.regex)
+    else:
+        train, test = random_split(ds, args.fraction, args.seed)
+    root = args.split if Path(args.split).is_dir() else Path(args.split).parent
+    write_split({"train": train, "test": test}, args.out, root=root, force=args.force)
+    print(f"wrote {len(train)} configurations to {Path(args.out) / 'train'} and "
+          f"{len(test)} to {Path(args.out) / 'test'}")
+    return 0
