@@ -218,7 +218,7 @@ class Parameter:
         for i, (lo, hi) in enumerate(self.get_bounds(space)):
             if (lo is not None and values[i] < lo) or (hi is not None and values[i] > hi):
                 raise ParameterError(
-                    f"Parameter '{self.label}' component {i}: value {values[i]!r} is outside "
+                    f"Parameter '{self.label}' component {i}: value {float(values[i])!r} is outside "
                     f"its bounds [{lo}, {hi}] ({space} space).")
 
     # transform -----------------------------------------------------------------------

@@ -129,7 +129,7 @@ class LogParameterTransform(ParameterTransform):
         values = np.atleast_1d(np.asarray(values, dtype=float))
         bad = np.flatnonzero(~(values > 0))
         if bad.size:
-            comps = ", ".join(f"[{i}] = {values[i]!r}" for i in bad)
+            comps = ", ".join(f"[{i}] = {float(values[i])!r}" for i in bad)
             raise ParameterError(
                 f"Cannot log-transform parameter '{name}': it needs positive values, "
                 f"got {comps}."
