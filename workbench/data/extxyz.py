@@ -98,8 +98,9 @@ def _floats(text, what, count, path, line):
     try:
         vals = np.array([float(p) for p in parts], dtype=np.float64)
     except ValueError:
-        raise _err(f"{what} value {text.strip()!r} is not numeric; expected {count} "
-                   "finite numbers", path, line) from None
+        want = "a finite number" if count == 1 else f"{count} finite numbers"
+        raise _err(f"{what} value {text.strip()!r} is not numeric; expected {want}",
+                   path, line) from None
     if not np.all(np.isfinite(vals)):
         raise _err(f"{what} contains NaN or inf ({text.strip()!r}); expected finite numbers",
                    path, line)
@@ -225,6 +226,9 @@ def parse_extxyz(text: str, path=None) -> dict:
     if len(body) < natoms:
         last = body[-1] if body else lines[1]
         nfound = len(body)
+        if nfound == 0:
+            raise _err(f"truncated file: it ends after the comment line; expected {natoms} "
+                       "atom lines", path, 2)
         if body and len(last.split()) < ncol and not text.endswith(("\n", "\r")):
             raise _err(f"truncated file: line {2 + nfound} is incomplete "
                        f"({len(last.split())} of {ncol} columns) and the file ends there; "
@@ -314,7 +318,7 @@ def _numeric(arr, rows, col, what, path):
                 try:
                     float(tok)
                 except ValueError:
-                    raise _err(f"non-numeric value {tok!r} in the {what}; expected {cnt} "
+                    raise _err(f"non-numeric value {str(tok)!r} in the {what}; expected {cnt} "
                                "numbers", path, 3 + k) from None
         raise
     if not np.isfinite(vals).all():
