@@ -1,0 +1,397 @@
+"""KIMModel: any installed OpenKIM portable model, evaluated through kimpy and kim-api.
+
+Parameters are the model's own kim-api parameters (names, extents and descriptions from
+``get_parameter_metadata``), wrapped in :class:`~workbench.models.parameter.Parameter` so
+that fixing, bounds and transforms follow the same KLIFF semantics as the built-in models.
+Changing a value pushes it into kim-api (``set_parameter`` + ``clear_then_refresh``).
+
+``prepare(configs)`` builds, once per configuration, the kim-api compute arguments, the
+padding atoms of periodic cells (``kimpy.neighlist.create_paddings``) and a kimpy
+neighbor list.  They are reused by every ``compute`` call and rebuilt only when the
+model's influence distance or neighbor-list cutoffs change (e.g. a fitted cutoff).
+
+Stress is the strain derivative of the energy divided by the cell volume, Voigt order
+xx yy zz yz xz xy -- kim-api's ``partialVirial`` / volume when the model provides it,
+otherwise the virial of the forces on all (contributing and padding) particles.
+
+The parameter Jacobian is **not exact**: kim-api has no parameter derivatives, so
+``compute(..., jacobian=True)`` differentiates by central finite differences, two full
+evaluations per requested flat-parameter column, with step ``max(1e-8, 1e-6 |value|)``
+(relative accuracy ~1e-9 for smooth models).  Pass ``columns`` to restrict the work to
+the parameters being fitted.  Integer parameters (e.g. Tersoff's ``m``) get zero columns.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..engine.spec import EngineResult
+from ..errors import KIMError
+from .kim_collections import HOW_TO_INSTALL, is_installed
+from .model import Model, ModelState
+from .parameter import Parameter
+
+FD_REL_STEP = 1e-6
+FD_ABS_STEP = 1e-8
+
+
+def _kimpy():
+    try:
+        import kimpy
+    except ImportError as exc:  # pragma: no cover
+        raise KIMError("KIMModel needs kimpy (pip install kimpy) and kim-api.") from exc
+    return kimpy
+
+
+def create_kim_model(model_name: str):
+    """A kimpy Model in metal-like units (Angstrom, eV); KIMError if not installed."""
+    kimpy = _kimpy()
+    if not is_installed(model_name):
+        raise KIMError(f"KIM portable model {model_name!r} is not installed. "
+                       f"{HOW_TO_INSTALL}")
+    try:
+        accepted, model = kimpy.model.create(
+            kimpy.numbering.zeroBased, kimpy.length_unit.A, kimpy.energy_unit.eV,
+            kimpy.charge_unit.e, kimpy.temperature_unit.K, kimpy.time_unit.ps,
+            model_name)
+    except RuntimeError as exc:
+        raise KIMError(f"kim-api could not create model {model_name!r} (see kim.log). "
+                       f"{HOW_TO_INSTALL}") from exc
+    if not accepted:
+        raise KIMError(f"KIM model {model_name!r} does not accept Angstrom/eV units")
+    return model
+
+
+class _KIMConfig:
+    """kim-api compute arguments, padding atoms and neighbor list of one configuration."""
+
+    def __init__(self, kim_model, config, species_codes: dict, index: int):
+        kimpy = _kimpy()
+        self.config = config
+        self.n = len(config.species)
+        try:
+            codes = [species_codes[s] for s in config.species]
+        except KeyError as exc:
+            name = config.identifier or f"#{index}"
+            raise KIMError(f"configuration {name}: species {exc.args[0]!r} is not "
+                           f"supported by the KIM model (supports "
+                           f"{sorted(species_codes)})") from None
+        self.species = np.asarray(codes, dtype=np.intc)
+        self.pbc = np.asarray(config.PBC, dtype=np.intc)
+        self.cell = np.ascontiguousarray(config.cell, dtype=np.double)
+        self.periodic = bool(self.pbc.all())
+        self.volume = abs(float(np.linalg.det(self.cell))) if self.periodic else np.nan
+        self.ca = kim_model.compute_arguments_create()
+        self.neigh = kimpy.neighlist.create()
+        self.ca.set_callback_pointer(kimpy.compute_callback_name.GetNeighborList,
+                                     kimpy.neighlist.get_neigh_kim(), self.neigh)
+        can = kimpy.compute_argument_name
+        status = kimpy.support_status
+        self.has_virial = self.ca.get_argument_support_status(can.partialVirial) in (
+            status.required, status.optional)
+        self.energy = np.zeros(1, dtype=np.double)
+        self.virial = np.zeros(6, dtype=np.double)
+        self.key = None
+
+    def build(self, influence: float, cutoffs: np.ndarray, hints: np.ndarray) -> None:
+        """(Re)create padding atoms and the neighbor list; register the arrays."""
+        kimpy = _kimpy()
+        coords = np.ascontiguousarray(self.config.coords, dtype=np.double)
+        if self.pbc.any():
+            pad_coords, pad_species, self.image = kimpy.neighlist.create_paddings(
+                influence, self.cell, self.pbc, coords, self.species)
+            pad_coords = np.asarray(pad_coords, dtype=np.double).reshape(-1, 3)
+            self.coords = np.ascontiguousarray(np.concatenate([coords, pad_coords]))
+            self.codes = np.concatenate([self.species, np.asarray(pad_species, np.intc)])
+            self.image = np.asarray(self.image, dtype=np.intp)
+        else:
+            self.coords = coords.copy()
+            self.codes = self.species.copy()
+            self.image = np.zeros(0, dtype=np.intp)
+        total = self.coords.shape[0]
+        self.num = np.array([total], dtype=np.intc)
+        self.contributing = np.zeros(total, dtype=np.intc)
+        self.contributing[:self.n] = 1
+        need = self.contributing if np.all(hints) else np.ones(total, dtype=np.intc)
+        self.neigh.build(self.coords, float(influence),
+                         np.ascontiguousarray(cutoffs, dtype=np.double), need)
+        self.forces = np.zeros((total, 3), dtype=np.double)
+        can = kimpy.compute_argument_name
+        self.ca.set_argument_pointer(can.numberOfParticles, self.num)
+        self.ca.set_argument_pointer(can.particleSpeciesCodes, self.codes)
+        self.ca.set_argument_pointer(can.particleContributing, self.contributing)
+        self.ca.set_argument_pointer(can.coordinates, self.coords)
+        self.ca.set_argument_pointer(can.partialEnergy, self.energy)
+        self._want = None
+        self.key = (float(influence), tuple(np.asarray(cutoffs, float)))
+
+    def compute(self, kim_model, forces: bool, stress: bool):
+        can = _kimpy().compute_argument_name
+        want = (forces or (stress and not self.has_virial), stress and self.has_virial)
+        if want != self._want:
+            if want[0]:
+                self.ca.set_argument_pointer(can.partialForces, self.forces)
+            else:
+                self.ca.set_argument_null_pointer(can.partialForces)
+            if self.has_virial:
+                if want[1]:
+                    self.ca.set_argument_pointer(can.partialVirial, self.virial)
+                else:
+                    self.ca.set_argument_null_pointer(can.partialVirial)
+            self._want = want
+        try:
+            kim_model.compute(self.ca)
+        except RuntimeError as exc:
+            raise KIMError(f"kim-api compute failed for configuration "
+                           f"{self.config.identifier or '?'} (see kim.log)") from exc
+        f = s = None
+        if forces:
+            f = self.forces[:self.n].copy()
+            if self.image.size:
+                np.add.at(f, self.image, self.forces[self.n:])
+        if stress:
+            if not self.periodic:
+                s = np.full(6, np.nan)
+            elif self.has_virial:
+                s = self.virial / self.volume
+            else:
+                w = -np.einsum("ni,nj->ij", self.coords, self.forces)
+                s = w[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]] / self.volume
+        return float(self.energy[0]), f, s
+
+
+class KIMModel(Model):
+    """An installed OpenKIM portable model (KLIFF's ``KIMModel``).
+
+    Args:
+        model_name: e.g. ``"SW_StillingerWeber_1985_Si__MO_405512056662_005"``.
+            ``workbench model --list`` or ``kim-api-collections-management list`` shows
+            the installed ones.
+        params_transform: optional ParameterTransform (e.g. LogParameterTransform).
+
+    See the module docstring for how energies, forces, stress and the (finite-difference)
+    Jacobian are computed.
+    """
+
+    def __init__(self, model_name: str, params_transform=None):
+        kimpy = _kimpy()
+        self.kim_model = create_kim_model(model_name)
+        self.mutable = bool(self.kim_model.is_routine_present(
+            kimpy.model_routine_name.Refresh)[0])
+        self._meta = []
+        for i in range(self.kim_model.get_number_of_parameters()):
+            dtype, extent, name, description = self.kim_model.get_parameter_metadata(i)
+            self._meta.append((name, str(dtype) != "Double", int(extent), description))
+        self._species = self._query_species()
+        self.influence_distance = float(self.kim_model.get_influence_distance())
+        self._pushed: dict[str, np.ndarray] = {}
+        super().__init__(model_name, params_transform)
+
+    # -- parameters ---------------------------------------------------------------------
+    def init_model_params(self) -> OrderedDict:
+        params = OrderedDict()
+        for i, (name, is_int, extent, description) in enumerate(self._meta):
+            values = self._kim_values(i)
+            self._pushed[name] = values.copy()
+            params[name] = Parameter(values, name=name, index=i, description=description)
+        return params
+
+    def _kim_values(self, i: int) -> np.ndarray:
+        name, is_int, extent, _ = self._meta[i]
+        get = self.kim_model.get_parameter_int if is_int else self.kim_model.get_parameter_double
+        return np.array([float(get(i, j)) for j in range(extent)])
+
+    def get_kim_parameter_metadata(self) -> list[dict]:
+        """Name, size, data type and description of every kim-api parameter."""
+        return [{"name": n, "size": e, "dtype": "int" if t else "double", "description": d}
+                for n, t, e, d in self._meta]
+
+    def _push(self, i: int, j: int, value: float) -> None:
+        name, is_int, _, _ = self._meta[i]
+        try:
+            self.kim_model.set_parameter(i, j, int(round(value)) if is_int else float(value))
+        except RuntimeError as exc:
+            raise KIMError(f"kim-api refused value {value!r} for parameter '{name}' "
+                           f"component {j} of {self.model_name}") from exc
+
+    def _refresh(self) -> None:
+        try:
+            self.kim_model.clear_then_refresh()
+        except RuntimeError as exc:
+            raise KIMError(f"kim-api could not refresh {self.model_name} after a "
+                           "parameter change; the values may be out of range "
+                           "(see kim.log)") from exc
+        self.influence_distance = float(self.kim_model.get_influence_distance())
+
+    def _sync(self, names=None) -> None:
+        """Push every component that differs from what kim-api holds."""
+        changed = []
+        for i, (name, _, _, _) in enumerate(self._meta):
+            if names is not None and name not in names:
+                continue
+            new = self.model_params[name].value
+            old = self._pushed[name]
+            diff = np.flatnonzero(new != old)
+            if diff.size:
+                changed.append((i, name, diff))
+        if not changed:
+            return
+        if not self.mutable:
+            for _, name, _ in changed:
+                self.model_params[name].set_value(self._pushed[name])
+            raise KIMError(
+                f"the parameters of KIM model {self.model_name} cannot be changed: the "
+                "model has no kim-api Refresh routine (it is not a parameterized model "
+                f"with mutable parameters). Tried to change {[c[1] for c in changed]}.")
+        for i, name, diff in changed:
+            new = self.model_params[name].value
+            for j in diff:
+                self._push(i, int(j), new[j])
+            self._pushed[name] = np.array(new, dtype=float)
+        self._refresh()
+
+    def _param(self, name: str) -> Parameter:
+        if not self.model_params:
+            raise KIMError(
+                f"KIM model {self.model_name} publishes no parameters through kim-api "
+                f"(it is not a parameterized model), so '{name}' cannot be set or fitted; "
+                "choose a model of a parameterized driver (e.g. SW_..., Tersoff_..., "
+                f"LennardJones612_...). {HOW_TO_INSTALL}")
+        return super()._param(name)
+
+    def _params_changed(self, names) -> None:
+        super()._params_changed(names)
+        if names:
+            self._sync(set(names))
+
+    # -- species / cutoffs -------------------------------------------------------------
+    def _query_species(self) -> dict[str, int]:
+        kimpy = _kimpy()
+        out = {}
+        for i in range(kimpy.species_name.get_number_of_species_names()):
+            sp = kimpy.species_name.get_species_name(i)
+            supported, code = self.kim_model.get_species_support_and_code(sp)
+            if supported:
+                out[str(sp)] = int(code)
+        return dict(sorted(out.items(), key=lambda kv: kv[1]))
+
+    def get_supported_species(self) -> dict[str, int]:
+        return dict(self._species)
+
+    def get_influence_distance(self) -> float:
+        self._sync()
+        return self.influence_distance
+
+    def driver_name(self) -> str | None:
+        """The model driver this model uses (None for a stand-alone model)."""
+        from .kim_collections import model_driver
+
+        return model_driver(self.model_name)
+
+    # -- evaluation ----------------------------------------------------------------------
+    def prepare(self, configs) -> ModelState:
+        configs = list(configs)
+        state = ModelState(configs=configs)
+        state.extra["kim"] = [_KIMConfig(self.kim_model, c, self._species, k)
+                              for k, c in enumerate(configs)]
+        self.refresh_state(state)
+        return state
+
+    def refresh_state(self, state: ModelState) -> ModelState:
+        """Rebuild paddings and neighbor lists when the model's cutoffs changed."""
+        self._sync()
+        cutoffs, hints = self.kim_model.get_neighbor_list_cutoffs_and_hints()
+        key = (self.influence_distance, tuple(np.asarray(cutoffs, float)))
+        for kc in state.extra["kim"]:
+            if kc.key != key:
+                kc.build(self.influence_distance, cutoffs, hints)
+        state.cutoff = self.influence_distance
+        return state
+
+    def _evaluate(self, state, forces: bool, stress: bool):
+        kcs = state.extra["kim"]
+        out = [kc.compute(self.kim_model, forces, stress) for kc in kcs]
+        energy = np.array([o[0] for o in out])
+        f = np.concatenate([o[1] for o in out]) if forces and out else (
+            np.zeros((0, 3)) if forces else None)
+        s = np.array([o[2] for o in out]).reshape(-1, 6) if stress else None
+        return energy, f, s
+
+    def compute(self, state: ModelState, forces: bool = True, stress: bool = False,
+                jacobian: bool = False, columns=None) -> EngineResult:
+        if "kim" not in state.extra:
+            raise KIMError("this state was not prepared by a KIMModel; call "
+                           "model.prepare(configs) on this model")
+        self.refresh_state(state)
+        energy, f, s = self._evaluate(state, forces, stress)
+        result = EngineResult(energy=energy, forces=f, stress=s)
+        if jacobian:
+            self._fd_jacobian(state, result, forces, stress, columns)
+        return result
+
+    def _fd_jacobian(self, state, result, forces, stress, columns) -> None:
+        """Central differences over the flat columns (see the module docstring).
+
+        Without ``columns`` the Jacobians have one column per flat parameter component;
+        with ``columns`` one per requested component, in that order (as the built-in
+        models return them).
+        """
+        offsets = [(i, name, is_int, j)
+                   for i, (name, is_int, extent, _) in enumerate(self._meta)
+                   for j in range(extent)]
+        nflat = len(offsets)
+        cols = list(range(nflat)) if columns is None else [int(c) for c in
+                                                           np.atleast_1d(columns)]
+        bad = [c for c in cols if not -nflat <= c < nflat]
+        if bad:
+            raise KIMError(f"Jacobian columns {bad} are outside the {nflat} flat "
+                           f"parameters of {self.model_name}")
+        nconf, k_total = len(result.energy), len(cols)
+        de = np.zeros((nconf, k_total))
+        df = np.zeros(result.forces.shape + (k_total,)) if forces else None
+        ds = np.zeros((nconf, 6, k_total)) if stress else None
+        kcs = state.extra["kim"]
+        base_keys = [kc.key for kc in kcs]
+        for out, col in enumerate(cols):
+            i, name, is_int, j = offsets[col]
+            if is_int:
+                continue
+            if not self.mutable:
+                raise KIMError(f"cannot differentiate parameter '{name}' of "
+                               f"{self.model_name}: the model's parameters are not mutable")
+            v = float(self._pushed[name][j])
+            h = max(FD_ABS_STEP, FD_REL_STEP * abs(v))
+            vals = []
+            try:
+                for step in (h, -h):
+                    self._push(i, j, v + step)
+                    self._refresh()
+                    self._rebuild_if_needed(state)
+                    vals.append(self._evaluate(state, forces, stress))
+            finally:
+                self._push(i, j, v)
+                self._refresh()
+            (ep, fp, sp), (em, fm, sm) = vals
+            de[:, out] = (ep - em) / (2 * h)
+            if forces:
+                df[..., out] = (fp - fm) / (2 * h)
+            if stress:
+                ds[..., out] = (sp - sm) / (2 * h)
+        if [kc.key for kc in kcs] != base_keys:
+            self.refresh_state(state)
+        result.d_energy, result.d_forces, result.d_stress = de, df, ds
+
+    def _rebuild_if_needed(self, state) -> None:
+        """During FD: rebuild the lists only when the perturbed model needs a larger
+        influence distance (a superset list is valid for kim-api models)."""
+        cutoffs, hints = self.kim_model.get_neighbor_list_cutoffs_and_hints()
+        for kc in state.extra["kim"]:
+            built_inf, built_cut = kc.key
+            if (self.influence_distance > built_inf or len(built_cut) != len(cutoffs)
+                    or np.any(np.asarray(cutoffs) > np.asarray(built_cut))):
+                kc.build(self.influence_distance, cutoffs, hints)
+
+    def __repr__(self):
+        return f"KIMModel(model_name={self.model_name!r})"
