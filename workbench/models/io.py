@@ -6,14 +6,17 @@ bounds and transform in both spaces, plus the list of optimized parameters.  Fil
 written atomically (temporary file in the same directory, then ``os.replace``), so a
 failed save leaves an existing file untouched.
 
-Only classes from the ``workbench`` package or registered ``workbench.models`` plugins are
-instantiated when loading.
+Loading instantiates only Model classes from the ``workbench`` package, registered
+``workbench.models`` plugins, or modules the program has already imported (a user's own
+model class is found once its module is imported); no other module is imported because a
+file names it.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -87,11 +90,13 @@ def _resolve_class(type_name: str, path):
     from workbench.models.model import Model
 
     module, _, qualname = str(type_name).partition(":")
-    allowed = module == "workbench" or module.startswith("workbench.") or module in _plugin_modules()
+    allowed = (module in sys.modules or module == "workbench" or module.startswith("workbench.")
+               or module in _plugin_modules())
     if not allowed:
         raise ModelError(
-            f"{path}: model type {type_name!r} is neither a workbench model nor a registered "
-            f"'workbench.models' plugin; refusing to import it.")
+            f"{path}: model type {type_name!r} is not a workbench model, a registered "
+            f"'workbench.models' plugin or a class already imported; refusing to import "
+            f"module {module!r}.  Import the module that defines it first.")
     try:
         obj = importlib.import_module(module)
         for part in qualname.split("."):

@@ -1,0 +1,153 @@
+"""Built-in models: thin :class:`Model` subclasses over the engine's PotentialSpecs.
+
+Each model owns its species tuple (per-pair parameters follow the KIM drivers' pair order,
+see ``workbench.engine.spec.species_pairs``), exposes the spec's parameters in spec order
+(so the model's flat vector is the spec's flat vector and Jacobian columns line up), and
+computes through ``spec.compute`` with original-space values.  Engine modules are imported
+on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import OrderedDict
+
+import numpy as np
+
+from workbench.errors import ModelError, ParameterError
+from workbench.models.model import Model, ModelState
+from workbench.models.parameter import Parameter
+
+
+def load_spec(module_name: str):
+    """The PotentialSpec a potential module exposes (``SPEC`` or the one PotentialSpec)."""
+    from workbench.engine.spec import PotentialSpec
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelError(f"The engine module {module_name} is not available: {exc}") from exc
+    spec = getattr(module, "SPEC", None)
+    if isinstance(spec, PotentialSpec):
+        return spec
+    found = [v for v in vars(module).values() if isinstance(v, PotentialSpec)]
+    if len(found) != 1:
+        raise ModelError(f"{module_name} does not expose exactly one PotentialSpec.")
+    return found[0]
+
+
+class BuiltinModel(Model):
+    """A model over one engine PotentialSpec.
+
+    Subclasses set ``spec_module`` and ``default_name``; ``default_values`` (name ->
+    scalar) overrides the spec's defaults for every species pair.
+    """
+
+    spec_module: str = ""
+    default_name: str | None = None
+    default_values: dict = {}
+
+    def __init__(self, species=("Si",), model_name: str | None = None, params_transform=None):
+        if isinstance(species, str):
+            species = (species,)
+        species = tuple(species)
+        if not species or not all(isinstance(s, str) and s for s in species):
+            raise ModelError(f"{type(self).__name__}: species must be a non-empty list of "
+                             f"chemical symbols, got {species!r}.")
+        if len(set(species)) != len(species):
+            raise ModelError(f"{type(self).__name__}: species {species!r} has duplicates.")
+        self.species = species
+        self.spec = load_spec(self.spec_module)
+        allowed = self.spec.supported_species
+        if allowed and any(s not in allowed for s in species):
+            raise ModelError(f"{type(self).__name__} supports species {list(allowed)}, "
+                             f"got {list(species)}.")
+        super().__init__(model_name or self.default_name or self.spec.name, params_transform)
+
+    def init_model_params(self):
+        defaults = self.spec.default_params(self.species)
+        out = OrderedDict()
+        for ps in self.spec.params:
+            value = defaults[ps.name]
+            if ps.name in self.default_values:
+                value = np.full(len(value), float(self.default_values[ps.name]))
+            out[ps.name] = Parameter(value, name=ps.name, description=ps.description,
+                                     unit=ps.unit)
+        return out
+
+    def init_kwargs(self) -> dict:
+        return {"species": list(self.species), "model_name": self.model_name}
+
+    def get_influence_distance(self) -> float:
+        return float(self.spec.influence_distance(self.get_params_dict()))
+
+    def get_supported_species(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.species)}
+
+    def cutoff_param_names(self) -> tuple[str, ...]:
+        return tuple(ps.name for ps in self.spec.params if ps.is_cutoff)
+
+    def compute(self, state: ModelState, forces: bool = True, stress: bool = False,
+                jacobian: bool = False, columns=None):
+        """Evaluate the prepared batch with the current original-space parameters.
+
+        The neighbor lists are rebuilt first when a cutoff parameter moved the influence
+        distance away from the batch's cutoff.
+        """
+        self.refresh_state(state)
+        res = self.spec.compute(state.batch, self.get_params_dict("original"),
+                                forces=forces, stress=stress, jacobian=jacobian)
+        if jacobian and columns is not None:
+            cols = np.asarray(columns, dtype=np.int64)
+            nflat = sum(len(p) for p in self.model_params.values())
+            if cols.size and (cols.min() < -nflat or cols.max() >= nflat):
+                raise ParameterError(f"Jacobian columns {cols.tolist()} are outside the "
+                                     f"{nflat} flat parameters of {self._display_name()}.")
+            for attr in ("d_energy", "d_forces", "d_stress"):
+                arr = getattr(res, attr)
+                if arr is not None:
+                    setattr(res, attr, np.ascontiguousarray(arr[..., cols]))
+        return res
+
+    def __repr__(self):
+        return f"{type(self).__name__}(species={self.species!r}, model_name={self.model_name!r})"
+
+
+class LennardJones(BuiltinModel):
+    """12-6 Lennard-Jones (KIM LennardJones612 driver form); KLIFF's tutorial defaults
+    epsilon = 1.0, sigma = 2.0, cutoff = 5.0 for every species pair."""
+
+    spec_module = "workbench.engine.lj"
+    default_name = "LJ6-12"
+    default_values = {"epsilon": 1.0, "sigma": 2.0, "cutoff": 5.0,
+                      "epsilons": 1.0, "sigmas": 2.0, "cutoffs": 5.0}
+
+
+class Morse(BuiltinModel):
+    """Morse pair potential."""
+
+    spec_module = "workbench.engine.morse"
+    default_name = "Morse"
+
+
+class StillingerWeber(BuiltinModel):
+    """Stillinger-Weber (KIM SW driver form); defaults are SW_StillingerWeber_1985_Si."""
+
+    spec_module = "workbench.engine.sw"
+    default_name = "SW"
+
+
+class Tersoff(BuiltinModel):
+    """Tersoff (KIM Tersoff_LAMMPS driver form)."""
+
+    spec_module = "workbench.engine.tersoff"
+    default_name = "Tersoff"
+
+
+#: Built-in model classes by the names the CLI and saved files use.
+BUILTIN_MODELS = {
+    "LennardJones": LennardJones,
+    "Morse": Morse,
+    "StillingerWeber": StillingerWeber,
+    "Tersoff": Tersoff,
+}
