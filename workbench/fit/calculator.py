@@ -1,0 +1,166 @@
+"""Calculator: binds a model to a list of configurations (KLIFF's layout and method names).
+
+``create`` prepares the model once for the data set (neighbor lists / packed batch or KIM
+compute arguments) and gathers the reference data into flat arrays.  ``compute`` evaluates
+the whole set in one model call.  Per-configuration views (``get_compute_arguments``) keep
+KLIFF's ``get_energy(ca)`` / ``get_prediction(ca)`` style working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.errors import LossError
+
+
+@dataclass
+class ComputeArguments:
+    """A view of one configuration inside a created Calculator."""
+
+    calculator: "Calculator"
+    index: int
+
+    @property
+    def conf(self):
+        return self.calculator.configs[self.index]
+
+    def get_prediction(self):
+        return self.calculator.get_prediction(self)
+
+    def get_reference(self):
+        return self.calculator.get_reference(self)
+
+
+class Calculator:
+    """Evaluates a model on a set of configurations.
+
+    Args:
+        model: any ``workbench.models.model.Model`` (built-in, KIM, plugin).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.configs: list = []
+        self.use_energy = True
+        self.use_forces = True
+        self.use_stress = False
+        self.state_ = None
+        self.result_ = None
+
+    # -- set-up ---------------------------------------------------------------------
+    def create(self, configs, use_energy=True, use_forces=True, use_stress=False, **_):
+        """Prepare the model for ``configs`` and collect reference data.
+
+        Raises LossError naming the configuration when a requested reference property is
+        missing from it.
+        """
+        configs = list(configs)
+        if not configs:
+            raise LossError("Calculator.create needs at least one configuration")
+        if not (use_energy or use_forces or use_stress):
+            raise LossError("use_energy, use_forces and use_stress are all False")
+        self.configs = configs
+        self.use_energy, self.use_forces, self.use_stress = use_energy, use_forces, use_stress
+        self._check_references()
+        natoms = np.array([c.get_num_atoms() for c in configs], dtype=np.int64)
+        self.natoms = natoms
+        self.atom_offsets = np.concatenate([[0], np.cumsum(natoms)])
+        self.ref_energy = np.array(
+            [c.energy if c.energy is not None else np.nan for c in configs], dtype=float)
+        self.ref_forces = np.concatenate(
+            [np.asarray(c.forces, float) if c.forces is not None
+             else np.full((c.get_num_atoms(), 3), np.nan) for c in configs])
+        self.ref_stress = np.array(
+            [np.asarray(c.stress, float) if c.stress is not None else np.full(6, np.nan)
+             for c in configs]).reshape(-1, 6)
+        self.state_ = self.model.prepare(configs)
+        self.result_ = None
+        return self.get_compute_arguments()
+
+    def _check_references(self):
+        wanted = [("energy", self.use_energy), ("forces", self.use_forces),
+                  ("stress", self.use_stress)]
+        for c in self.configs:
+            for prop, used in wanted:
+                if used and getattr(c, prop) is None:
+                    raise LossError(
+                        f"configuration {c.identifier!r} has no reference {prop}; "
+                        f"set use_{prop}=False in Calculator.create or remove it")
+
+    def get_compute_arguments(self):
+        return [ComputeArguments(self, k) for k in range(len(self.configs))]
+
+    # -- evaluation -----------------------------------------------------------------
+    def compute(self, ca=None, jacobian=False, columns=None):
+        """Evaluate the model on all configurations (``ca`` is accepted for KLIFF code)."""
+        self._require_created()
+        self.result_ = self.model.compute(
+            self.state_, forces=self.use_forces, stress=self.use_stress,
+            jacobian=jacobian, columns=columns)
+        return self.result_
+
+    def _require_created(self):
+        if self.state_ is None:
+            raise LossError("call Calculator.create(configs) first")
+
+    def _result(self):
+        if self.result_ is None:
+            self.compute()
+        return self.result_
+
+    def _index(self, ca):
+        return ca.index if isinstance(ca, ComputeArguments) else int(ca)
+
+    def get_energy(self, ca):
+        return float(self._result().energy[self._index(ca)])
+
+    def get_forces(self, ca):
+        k = self._index(ca)
+        a, b = self.atom_offsets[k], self.atom_offsets[k + 1]
+        return self._result().forces[a:b].copy()
+
+    def get_stress(self, ca):
+        stress = self._result().stress
+        return None if stress is None else stress[self._index(ca)].copy()
+
+    def _layout(self, energy, forces, stress):
+        parts = []
+        if self.use_energy:
+            parts.append(np.atleast_1d(energy))
+        if self.use_forces:
+            parts.append(np.asarray(forces).ravel())
+        if self.use_stress:
+            parts.append(np.asarray(stress).ravel())
+        return np.concatenate(parts)
+
+    def get_prediction(self, ca):
+        """Energy, then flattened forces, then Voigt stress (the used ones only)."""
+        k = self._index(ca)
+        return self._layout(self.get_energy(k), self.get_forces(k) if self.use_forces else (),
+                            self.get_stress(k) if self.use_stress else ())
+
+    def get_reference(self, ca):
+        k = self._index(ca)
+        a, b = self.atom_offsets[k], self.atom_offsets[k + 1]
+        return self._layout(self.ref_energy[k], self.ref_forces[a:b], self.ref_stress[k])
+
+    # -- parameters (delegated to the model) ------------------------------------------
+    def get_opt_params(self):
+        return self.model.get_opt_params()
+
+    def get_num_opt_params(self):
+        return self.model.get_num_opt_params()
+
+    def get_opt_params_bounds(self):
+        return self.model.get_opt_params_bounds()
+
+    def has_opt_params_bounds(self):
+        return self.model.has_opt_params_bounds()
+
+    def update_model_params(self, x):
+        self.model.update_model_params(np.asarray(x, dtype=float))
+        self.result_ = None
+
+    update_opt_params = update_model_params

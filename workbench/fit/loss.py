@@ -1,0 +1,198 @@
+"""Loss: the fitting objective over a created Calculator (KLIFF's interface).
+
+``Loss`` implements the ``Objective`` protocol (``workbench.fit.objective``): residual,
+exact residual Jacobian, loss and gradient ``Jᵀu`` as functions of the optimization
+vector ``x`` (the free parameter components, in the transformed space).  For the built-in
+residual functions everything is assembled with array operations over the whole data set;
+a user residual function with KLIFF's signature
+``fn(identifier, natoms, weight, prediction, reference, data)`` runs per configuration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.errors import LossError
+from workbench.fit import residuals as R
+
+
+class Loss:
+    """Objective for fitting a physics-based model.
+
+    Args:
+        calculator: a created :class:`workbench.fit.calculator.Calculator`.
+        nprocs: number of threads the engine kernels may use (None or 1: numba's default,
+            the kernels are already parallel over configurations).
+        residual_fn: a built-in residual (default: the one matching the calculator's
+            use_energy/use_forces/use_stress) or a user function with KLIFF's signature.
+        residual_data: dict passed to the residual function; ``normalize_by_natoms``
+            (default True) divides each configuration's residual by its atom count.
+    """
+
+    def __new__(cls, calculator, *args, **kwargs):
+        if getattr(calculator, "is_torch", False):
+            from workbench.ml.loss_torch import LossNeuralNetworkModel
+
+            return LossNeuralNetworkModel(calculator, *args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, calculator, nprocs=1, residual_fn=None, residual_data=None,
+                 backend=None):
+        if getattr(calculator, "state_", None) is None:
+            raise LossError("the Calculator has no data: call calc.create(configs) first")
+        self.calculator = calculator
+        self.model = calculator.model
+        self.nprocs = nprocs
+        self.backend = backend
+        data = {"normalize_by_natoms": True}
+        data.update(residual_data or {})
+        self.residual_data = data
+        if residual_fn is None:
+            residual_fn = R.default_residual(calculator.use_energy, calculator.use_forces,
+                                             calculator.use_stress)
+        elif isinstance(residual_fn, str):
+            try:
+                residual_fn = R.RESIDUALS_BY_NAME[residual_fn]
+            except KeyError:
+                raise LossError(f"unknown residual {residual_fn!r}; built-ins: "
+                                f"{', '.join(R.RESIDUALS_BY_NAME)}") from None
+        self.residual_fn = residual_fn
+        self._assembler = None
+        if residual_fn in R.BUILTIN_RESIDUALS:
+            try:
+                self._assembler = R.ResidualAssembler(
+                    calculator, residual_fn, bool(data["normalize_by_natoms"]))
+            except ValueError as exc:
+                raise LossError(str(exc)) from None
+        if nprocs and nprocs > 1:
+            import numba
+
+            numba.set_num_threads(min(int(nprocs), numba.config.NUMBA_NUM_THREADS))
+        self._cache_key = None
+        self._cache = None
+        self.n_eval = 0
+        self.n_jac = 0
+
+    # -- Objective protocol -----------------------------------------------------------
+    def x0(self):
+        return np.asarray(self.calculator.get_opt_params(), dtype=float).copy()
+
+    def bounds(self):
+        if not self.calculator.has_opt_params_bounds():
+            return None
+        return [tuple(b) for b in self.calculator.get_opt_params_bounds()]
+
+    def names(self):
+        out = []
+        for k in range(self.model.get_num_opt_params()):
+            name, _value, comp = self.model.get_opt_param_name_value_and_indices(k)
+            out.append(f"{name}[{comp}]")
+        return out
+
+    def set_params(self, x):
+        self.calculator.update_model_params(np.asarray(x, dtype=float))
+
+    def residual(self, x):
+        return self._evaluate(x, jacobian=False)[0]
+
+    def residual_and_jacobian(self, x):
+        return self._evaluate(x, jacobian=True)
+
+    def jacobian(self, x):
+        return self._evaluate(x, jacobian=True)[1]
+
+    def loss(self, x):
+        u = self.residual(x)
+        return 0.5 * float(u @ u)
+
+    def loss_and_grad(self, x):
+        u, J = self.residual_and_jacobian(x)
+        return 0.5 * float(u @ u), J.T @ u
+
+    # KLIFF names
+    def get_residual(self, x):
+        return self.residual(x)
+
+    def get_loss(self, x):
+        return self.loss(x)
+
+    # -- evaluation -------------------------------------------------------------------
+    def _evaluate(self, x, jacobian):
+        x = np.asarray(x, dtype=float)
+        key = x.tobytes()
+        if self._cache_key == key and (self._cache[1] is not None or not jacobian):
+            return self._cache
+        self.set_params(x)
+        flat_idx, chain = self.model.opt_param_chain()
+        result = self.calculator.compute(jacobian=jacobian, columns=flat_idx)
+        self.n_eval += 1
+        self.n_jac += int(jacobian)
+        if self._assembler is not None:
+            u = self._assembler.residual(result)
+            J = self._assembler.jacobian(result, np.asarray(chain)) if jacobian else None
+        else:
+            u, J = self._per_config(result, np.asarray(chain), jacobian)
+        self._cache_key, self._cache = key, (u, J)
+        return u, J
+
+    def _per_config(self, result, chain, jacobian):
+        """User residual functions: one call per configuration (KLIFF's path).
+
+        The Jacobian is the exact prediction Jacobian pushed through the residual
+        function by central differences along each prediction direction (exact for the
+        usual residuals, which are linear in the prediction).
+        """
+        calc = self.calculator
+        blocks, jblocks = [], []
+        for k, conf in enumerate(calc.configs):
+            pred = calc.get_prediction(k)
+            ref = calc.get_reference(k)
+            nat = int(calc.natoms[k])
+            args = (conf.identifier, nat, conf.weight)
+            u = np.asarray(self.residual_fn(*args, pred, ref, self.residual_data), float)
+            blocks.append(u)
+            if jacobian:
+                dp = self._prediction_jacobian(result, k) * chain
+                cols = []
+                for j in range(dp.shape[1]):
+                    step = 1e-6 * (1.0 + np.linalg.norm(pred)) / max(np.linalg.norm(dp[:, j]), 1e-300)
+                    up = self.residual_fn(*args, pred + step * dp[:, j], ref, self.residual_data)
+                    dn = self.residual_fn(*args, pred - step * dp[:, j], ref, self.residual_data)
+                    cols.append((np.asarray(up, float) - np.asarray(dn, float)) / (2 * step))
+                jblocks.append(np.stack(cols, axis=1) if cols else np.zeros((len(u), 0)))
+        u = np.concatenate(blocks)
+        J = np.concatenate(jblocks) if jacobian else None
+        return u, J
+
+    def _prediction_jacobian(self, result, k):
+        calc = self.calculator
+        a, b = calc.atom_offsets[k], calc.atom_offsets[k + 1]
+        parts = []
+        if calc.use_energy:
+            parts.append(result.d_energy[k][None, :])
+        if calc.use_forces:
+            parts.append(result.d_forces[a:b].reshape(-1, result.d_forces.shape[-1]))
+        if calc.use_stress:
+            parts.append(result.d_stress[k])
+        return np.concatenate(parts)
+
+    # -- optimization -------------------------------------------------------------------
+    def minimize(self, method="L-BFGS-B", **kwargs):
+        """Minimize the loss in the calling thread; returns scipy's OptimizeResult.
+
+        ``method`` is any ``scipy.optimize.minimize`` method, a ``least_squares`` method
+        (``trf``, ``dogbox``, ``lm``) or ``geodesiclm``; extra keyword arguments go to the
+        optimizer (e.g. ``options={"maxiter": 100}``).  The model keeps the final
+        parameters.  For a background fit with live events use :meth:`fit_session`.
+        """
+        from workbench.fit.optimizers import run_optimizer
+
+        result = run_optimizer(self, method, **kwargs)
+        self.set_params(result.x)
+        return result
+
+    def fit_session(self, method="L-BFGS-B", **kwargs):
+        """A :class:`workbench.fit.session.FitSession` over this loss (not started)."""
+        from workbench.fit.session import FitSession
+
+        return FitSession(self, method=method, **kwargs)
