@@ -2,7 +2,8 @@
 
 Each model owns its species tuple (per-pair parameters follow the KIM drivers' pair order,
 see ``workbench.engine.spec.species_pairs``), exposes the spec's parameters in spec order
-(so the model's flat vector is the spec's flat vector and Jacobian columns line up), and
+(so the model's flat vector is the spec's flat vector and Jacobian columns line up; a
+subclass may show a parameter under KLIFF's name through ``param_aliases``), and
 computes through ``spec.compute`` with original-space values.  Engine modules are imported
 on first use.
 """
@@ -46,6 +47,8 @@ class BuiltinModel(Model):
     spec_module: str = ""
     default_name: str | None = None
     default_values: dict = {}
+    #: spec parameter name -> name shown to users (KLIFF's names where they differ)
+    param_aliases: dict = {}
 
     def __init__(self, species=("Si",), model_name: str | None = None, params_transform=None):
         if isinstance(species, str):
@@ -68,24 +71,30 @@ class BuiltinModel(Model):
         defaults = self.spec.default_params(self.species)
         out = OrderedDict()
         for ps in self.spec.params:
+            name = self.param_aliases.get(ps.name, ps.name)
             value = defaults[ps.name]
-            if ps.name in self.default_values:
-                value = np.full(len(value), float(self.default_values[ps.name]))
-            out[ps.name] = Parameter(value, name=ps.name, description=ps.description,
-                                     unit=ps.unit)
+            if name in self.default_values:
+                value = np.full(len(value), float(self.default_values[name]))
+            out[name] = Parameter(value, name=name, description=ps.description, unit=ps.unit)
         return out
+
+    def spec_params(self) -> dict[str, np.ndarray]:
+        """Original-space values keyed by the spec's parameter names (spec order)."""
+        return {ps.name: self.model_params[self.param_aliases.get(ps.name, ps.name)].get_value()
+                for ps in self.spec.params}
 
     def init_kwargs(self) -> dict:
         return {"species": list(self.species), "model_name": self.model_name}
 
     def get_influence_distance(self) -> float:
-        return float(self.spec.influence_distance(self.get_params_dict()))
+        return float(self.spec.influence_distance(self.spec_params()))
 
     def get_supported_species(self) -> dict[str, int]:
         return {s: i for i, s in enumerate(self.species)}
 
     def cutoff_param_names(self) -> tuple[str, ...]:
-        return tuple(ps.name for ps in self.spec.params if ps.is_cutoff)
+        return tuple(self.param_aliases.get(ps.name, ps.name) for ps in self.spec.params
+                     if ps.is_cutoff)
 
     def compute(self, state: ModelState, forces: bool = True, stress: bool = False,
                 jacobian: bool = False, columns=None):
@@ -95,7 +104,7 @@ class BuiltinModel(Model):
         distance away from the batch's cutoff.
         """
         self.refresh_state(state)
-        res = self.spec.compute(state.batch, self.get_params_dict("original"),
+        res = self.spec.compute(state.batch, self.spec_params(),
                                 forces=forces, stress=stress, jacobian=jacobian)
         if jacobian and columns is not None:
             cols = np.asarray(columns, dtype=np.int64)
@@ -119,8 +128,8 @@ class LennardJones(BuiltinModel):
 
     spec_module = "workbench.engine.lj"
     default_name = "LJ6-12"
-    default_values = {"epsilon": 1.0, "sigma": 2.0, "cutoff": 5.0,
-                      "epsilons": 1.0, "sigmas": 2.0, "cutoffs": 5.0}
+    default_values = {"epsilon": 1.0, "sigma": 2.0, "cutoff": 5.0}
+    param_aliases = {"epsilons": "epsilon", "sigmas": "sigma", "cutoffs": "cutoff"}
 
 
 class Morse(BuiltinModel):
