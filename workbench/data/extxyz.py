@@ -195,8 +195,10 @@ def parse_extxyz(text: str, path=None) -> dict:
             raise _err(f"PBC={lower['pbc']!r} is periodic but no Lattice is given; "
                        'expected Lattice="a1 a2 a3" (9 numbers)', path, 2)
     if any(pbc) or "lattice" in lower and np.any(cell):
-        det = float(np.linalg.det(cell))
-        scale = float(np.prod(np.linalg.norm(cell, axis=1)))
+        a, b, c, d, e, f, g, h, i = cell.ravel().tolist()
+        det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+        scale = ((a * a + b * b + c * c) * (d * d + e * e + f * f)
+                 * (g * g + h * h + i * i)) ** 0.5
         if scale == 0.0 or abs(det) <= 1e-10 * scale:
             raise _err(f"singular cell (determinant {det:.6g}); expected three linearly "
                        "independent lattice vectors", path, 2)
