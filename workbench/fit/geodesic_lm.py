@@ -68,6 +68,7 @@ def geodesic_lm(
     h: float = 0.1,
     alpha: float = 0.75,
     damping: str = "marquardt",
+    scale0=None,
 ) -> OptimizeResult:
     """Minimise ``½‖fun(x)‖²`` by geodesic Levenberg-Marquardt.
 
@@ -75,11 +76,13 @@ def geodesic_lm(
     A non-finite residual at a trial point counts as a rejected step. ``callback`` is
     called after every accepted step with an ``OptimizeResult`` (``x``, ``fun`` = cost,
     ``nit``, ``lam``); returning True stops the run (status -2). ``accel=False`` gives
-    plain Levenberg-Marquardt with the same damping strategy.
+    plain Levenberg-Marquardt with the same damping strategy. ``lambda0`` and ``scale0``
+    (the damping matrix diagonal, Marquardt mode) restore a previous run's state: a run
+    restarted from ``(x, lam, scale)`` of a stopped one continues exactly.
 
     Returns an ``OptimizeResult`` with ``x``, ``cost``, ``fun`` (residuals), ``jac``,
-    ``grad``, ``optimality``, ``nfev``, ``njev``, ``nit``, ``lam`` (final damping, what a
-    checkpoint stores to continue), ``n_accel_rejected``, ``status``, ``message``,
+    ``grad``, ``optimality``, ``nfev``, ``njev``, ``nit``, ``lam`` and ``scale`` (the
+    damping state a checkpoint stores), ``n_accel_rejected``, ``status``, ``message``,
     ``success``.
     """
     if bounds is not None:
@@ -107,11 +110,15 @@ def geodesic_lm(
     lam = float(lambda0)
     J = None
     if not np.all(np.isfinite(r)):
-        return _result(x, r, None, lam, nfev, njev, nit, n_acc_rej, -3)
+        res = _result(x, r, None, lam, nfev, njev, nit, n_acc_rej, -3)
+        res.scale = None
+        return res
     cost = 0.5 * float(r @ r)
     J = np.asarray(jac(x), dtype=float).reshape(r.size, n)
     njev += 1
     scale = np.ones(n) if damping == "identity" else _safe_diag(J)
+    if scale0 is not None and damping == "marquardt":
+        scale = np.maximum(scale, np.asarray(scale0, dtype=float).ravel())
     status = None
 
     while status is None:
@@ -183,10 +190,14 @@ def geodesic_lm(
             if damping == "marquardt":
                 scale = np.maximum(scale, _safe_diag(J))
         if callback is not None:
-            info = OptimizeResult(x=x.copy(), fun=cost, cost=cost, nit=nit, lam=lam)
+            info = OptimizeResult(
+                x=x.copy(), fun=cost, cost=cost, nit=nit, lam=lam, scale=scale.copy()
+            )
             if callback(info):
                 status = -2
-    return _result(x, r, J, lam, nfev, njev, nit, n_acc_rej, status)
+    res = _result(x, r, J, lam, nfev, njev, nit, n_acc_rej, status)
+    res.scale = scale
+    return res
 
 
 def second_directional_derivative(r, r_h, J, v, h):

@@ -230,8 +230,8 @@ def run_optimizer(objective, method="L-BFGS-B", options=None, callback=None, *, 
     keyword arguments of ``geodesic_lm``. ``x0`` overrides ``objective.x0()``.
 
     Returns an ``OptimizeResult`` with ``x``, ``fun`` (loss), ``success``, ``status``,
-    ``message``, ``nit``, ``method``, ``stopped``, ``state`` (``{"lam": ...}`` for
-    geodesiclm, else None) and ``raw`` (the underlying solver's result, ``None`` if stopped).
+    ``message``, ``nit``, ``method``, ``stopped``, ``state`` (``{"lam": ..., "scale": [...]}``
+    for geodesiclm, else None) and ``raw`` (the underlying solver's result, ``None`` if stopped).
     """
     method = canonical_method(method)
     meth = method.lower()
@@ -338,6 +338,7 @@ def _run_geodesic(ev, x0, bounds, options, callback, tracker, state):
         tracker["nit"] = info.nit
         tracker["x"], tracker["loss"] = info.x, info.fun
         state["lam"] = float(info.lam)
+        state["scale"] = np.asarray(info.scale, dtype=float).tolist()
         if callback is not None:
             return callback(info)
         return False
@@ -359,6 +360,8 @@ def _finish(ev, method, raw, tracker, state):
         nit = int(raw.get("nit", tracker["nit"]) or tracker["nit"])
     if meth in GEODESIC_METHODS:
         state["lam"] = float(raw.lam)
+        if raw.scale is not None:
+            state["scale"] = np.asarray(raw.scale, dtype=float).tolist()
     if not np.isfinite(f) or (ev.best_x is not None and ev.best_loss < f):
         if ev.best_x is not None:
             x, f = ev.best_x.copy(), ev.best_loss
