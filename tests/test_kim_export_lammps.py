@@ -199,6 +199,7 @@ def test_written_kim_model_reproduces_its_parameters(source, collection, workdir
     path = model.write_kim_model(workdir / "written" / name)
     collection.install(path)
     copy = KIMModel(name)
+    assert copy.driver_name() == model.driver_name()
     for pname, p in model.model_params.items():
         np.testing.assert_array_equal(copy.model_params[pname].value, p.value, pname)
     r0 = model.compute(model.prepare(configs), forces=True, stress=True)

@@ -289,3 +289,32 @@ def test_unsupported_species_names_the_configuration(sw):
                          identifier="mixed-7")
     with pytest.raises(KIMError, match="mixed-7.*'C'"):
         sw.prepare([conf])
+
+
+def test_save_and_load_push_values_into_kim(tmp_path):
+    from workbench.models import load_model
+    from workbench.models.kim import KIMModel
+
+    m = KIMModel(SW)
+    m.set_opt_params(A=[[16.0, 10, 20]], sigma=[[2.1, "fix"]])
+    m.set_param_transform("A", "log")
+    m.save(tmp_path / "sw.yaml")
+    loaded = load_model(tmp_path / "sw.yaml")
+    assert isinstance(loaded, KIMModel)
+    assert loaded.get_opt_params() == pytest.approx([np.log(16.0)])
+    assert loaded.get_influence_distance() == pytest.approx(3.77118)
+    assert loaded.kim_model.get_parameter_double(0, 0) == 16.0
+    assert loaded.kim_model.get_parameter_double(4, 0) == 2.1
+
+
+def test_installed_items_and_drivers():
+    from workbench.models.kim_collections import (_list_items_cli, list_drivers,
+                                                  list_models, model_driver)
+
+    models = list_models()
+    assert SW in models and TERSOFF in models and "LennardJones_Ar" in models
+    assert _list_items_cli("portableModel") == models
+    assert "SW__MD_335816936951_004" in list_drivers()
+    assert model_driver(SW) == "SW__MD_335816936951_004"
+    assert model_driver(TERSOFF) == "Tersoff_LAMMPS__MD_077075034781_004"
+    assert model_driver("LennardJones_Ar") is None
