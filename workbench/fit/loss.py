@@ -83,11 +83,7 @@ class Loss:
         return [tuple(b) for b in self.calculator.get_opt_params_bounds()]
 
     def names(self):
-        out = []
-        for k in range(self.model.get_num_opt_params()):
-            name, _value, comp = self.model.get_opt_param_name_value_and_indices(k)
-            out.append(f"{name}[{comp}]")
-        return out
+        return list(self.model.get_opt_param_names())
 
     def set_params(self, x):
         self.calculator.update_model_params(np.asarray(x, dtype=float))
@@ -187,7 +183,8 @@ class Loss:
         """
         from workbench.fit.optimizers import run_optimizer
 
-        result = run_optimizer(self, method, **kwargs)
+        callback = kwargs.pop("callback", None)
+        result = run_optimizer(self, method, options=kwargs, callback=callback)
         self.set_params(result.x)
         return result
 
