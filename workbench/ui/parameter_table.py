@@ -1,0 +1,216 @@
+"""ParameterTable: one row per parameter component with value, fit toggle, bounds and log.
+
+Every edit goes through the model's own API (``set_param_value``, ``set_fixed``,
+``set_bounds``, ``set_param_transform``), which validates and changes nothing on error; the
+reason is shown in the row and the model keeps its state.  Values and bounds are shown in
+the original space (the model's own units) whatever the transform.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as w
+import numpy as np
+
+from workbench.errors import ParameterError
+
+
+def fmt(v) -> str:
+    """A float as the table shows it ("" for an unbounded bound)."""
+    if v is None:
+        return ""
+    return f"{float(v):.8g}"
+
+
+def parse_number(text: str, what: str, allow_empty: bool = False):
+    """``text`` as a float (None for empty text when ``allow_empty``)."""
+    s = text.strip()
+    if not s:
+        if allow_empty:
+            return None
+        raise ParameterError(f"{what}: a number is required")
+    if s.lower() in ("inf", "+inf", "-inf", "none") and allow_empty:
+        return None
+    try:
+        v = float(s)
+    except ValueError:
+        raise ParameterError(f"{what}: {s!r} is not a number") from None
+    if not math.isfinite(v):
+        raise ParameterError(f"{what}: {s!r} is not a finite number")
+    return v
+
+
+class ParameterRow:
+    """Widgets of one component; ``apply_*`` handlers push edits to the model."""
+
+    def __init__(self, table: "ParameterTable", name: str, component: int):
+        self.table, self.name, self.component = table, name, component
+        p = table.model.model_params[name]
+        self.label = name if len(p) == 1 else f"{name}[{component}]"
+        lay = w.Layout(width="110px")
+        self.name_w = w.HTML(f"<b>{self.label}</b>", layout=w.Layout(width="80px"))
+        if p.unit:
+            self.name_w.description_tooltip = p.unit
+        self.value_w = w.Text(continuous_update=False, layout=lay)
+        self.fit_w = w.Checkbox(indent=False, layout=w.Layout(width="40px"))
+        self.lower_w = w.Text(continuous_update=False, placeholder="-inf", layout=lay)
+        self.upper_w = w.Text(continuous_update=False, placeholder="inf", layout=lay)
+        self.log_w = w.Checkbox(indent=False, layout=w.Layout(width="40px"))
+        self.error_w = w.HTML("", layout=w.Layout(min_width="240px"))
+        for wid, cls in ((self.value_w, "wb-param-value"), (self.fit_w, "wb-param-fit"),
+                         (self.lower_w, "wb-param-lower"), (self.upper_w, "wb-param-upper"),
+                         (self.log_w, "wb-param-log"), (self.error_w, "wb-param-error")):
+            wid.add_class(cls)
+        self.box = w.HBox([self.name_w, self.value_w, self.fit_w, self.lower_w, self.upper_w,
+                           self.log_w, self.error_w])
+        self.box.add_class("wb-param-row")
+        self._syncing = False
+        self.refresh()
+        self.value_w.observe(self._on_value, "value")
+        self.lower_w.observe(self._on_bounds, "value")
+        self.upper_w.observe(self._on_bounds, "value")
+        self.fit_w.observe(self._on_fit, "value")
+        self.log_w.observe(self._on_log, "value")
+
+    @property
+    def param(self):
+        return self.table.model.model_params[self.name]
+
+    # model -> widgets ------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Show the model's state; clears any error message."""
+        p, c = self.param, self.component
+        lo, hi = p.get_bounds("original")[c]
+        self._syncing = True
+        try:
+            self.value_w.value = fmt(p.value[c])
+            self.lower_w.value = fmt(lo)
+            self.upper_w.value = fmt(hi)
+            self.fit_w.value = self.label in self.table.model.get_opt_param_names()
+            self.log_w.value = p.transform is not None and "log" in type(p.transform).__name__.lower()
+        finally:
+            self._syncing = False
+        self.set_error("")
+
+    def show_value(self, value: float) -> None:
+        self._syncing = True
+        try:
+            self.value_w.value = fmt(value)
+        finally:
+            self._syncing = False
+
+    def set_error(self, message: str) -> None:
+        self.error = message
+        if message:
+            self.error_w.value = f'<span style="color:#c0392b">{_escape(message)}</span>'
+            self.box.add_class("wb-invalid")
+        else:
+            self.error_w.value = ""
+            self.box.remove_class("wb-invalid")
+
+    # widgets -> model ------------------------------------------------------------------
+    def _guard(self, change, action) -> None:
+        if self._syncing:
+            return
+        if self.table.locked:
+            self.set_error("a fit is running: stop it to edit parameters")
+            return
+        try:
+            action()
+        except ParameterError as exc:
+            self.set_error(str(exc))
+            return
+        self.table.refresh_param(self.name)
+        self.table._notify()
+
+    def _on_value(self, change):
+        def act():
+            v = parse_number(change["new"], f"value of {self.label}")
+            lo, hi = self.param.get_bounds("original")[self.component]
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                raise ParameterError(
+                    f"value of {self.label}: {v:g} is outside its bounds "
+                    f"[{fmt(lo) or '-inf'}, {fmt(hi) or 'inf'}]")
+            values = self.param.get_value("original")
+            values[self.component] = v
+            self.table.model.set_param_value(self.name, values, "original")
+        self._guard(change, act)
+
+    def _on_bounds(self, change):
+        def act():
+            lo = parse_number(self.lower_w.value, f"lower bound of {self.label}", True)
+            hi = parse_number(self.upper_w.value, f"upper bound of {self.label}", True)
+            self.table.model.set_bounds(self.name, self.component, lo, hi, space="original")
+        self._guard(change, act)
+
+    def _on_fit(self, change):
+        self._guard(change, lambda: self.table.model.set_fixed(
+            self.name, self.component, not change["new"]))
+
+    def _on_log(self, change):
+        self._guard(change, lambda: self.table.model.set_param_transform(
+            self.name, "log" if change["new"] else None))
+
+
+class ParameterTable(w.VBox):
+    """Editable parameters of ``model``; ``update_values(values)`` shows live values
+    (name -> original-space array) during a fit, ``locked`` blocks edits meanwhile."""
+
+    def __init__(self, model=None, on_change=None, **kwargs):
+        super().__init__(**kwargs)
+        self.add_class("wb-parameter-table")
+        self.on_change = on_change
+        self.locked = False
+        self.rows: list[ParameterRow] = []
+        self.model = None
+        if model is not None:
+            self.set_model(model)
+
+    def set_model(self, model) -> None:
+        self.model = model
+        self.rows = [ParameterRow(self, name, c)
+                     for name, p in model.model_params.items() for c in range(len(p))]
+        header = w.HBox([w.HTML(f"<b>{t}</b>", layout=w.Layout(width=wd)) for t, wd in (
+            ("parameter", "80px"), ("value", "110px"), ("fit", "40px"), ("lower", "110px"),
+            ("upper", "110px"), ("log", "40px"), ("", "240px"))])
+        self.children = [header] + [r.box for r in self.rows]
+
+    def row(self, label: str) -> ParameterRow:
+        for r in self.rows:
+            if r.label == label:
+                return r
+        raise KeyError(f"no row {label!r}; rows are {[r.label for r in self.rows]}")
+
+    def refresh(self) -> None:
+        with self.hold_sync():
+            for r in self.rows:
+                r.refresh()
+
+    def refresh_param(self, name: str) -> None:
+        """Re-read every row of parameter ``name`` (a log toggle affects all of them)."""
+        for r in self.rows:
+            if r.name == name:
+                r.refresh()
+
+    def update_values(self, values: dict) -> None:
+        """Show ``values`` (name -> original-space array) without touching the model."""
+        with self.hold_sync():
+            for r in self.rows:
+                v = values.get(r.name)
+                if v is not None:
+                    r.show_value(float(np.asarray(v)[r.component]))
+
+    def lock(self, locked: bool) -> None:
+        self.locked = locked
+        for r in self.rows:
+            for wid in (r.value_w, r.fit_w, r.lower_w, r.upper_w, r.log_w):
+                wid.disabled = locked
+
+    def _notify(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.model)
+
+
+def _escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,172 @@
+"""The Workbench: every panel in one layout, and the set-up as a fit config file.
+
+``Workbench(dataset=..., model=...)`` composes the DatasetBrowser, WeightEditor,
+ModelPicker, ParameterTable, LossMonitor and AnalysisView.  ``to_config()`` writes the
+whole set-up in the schema of docs/fit_config.md, which ``Workbench.from_config`` and
+``workbench fit CONFIG.yaml`` read back.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from workbench.ui import fit_config as fc
+from workbench.ui.analysis_view import AnalysisView
+from workbench.ui.dataset_browser import DatasetBrowser
+from workbench.ui.loss_monitor import LossMonitor, parse_options
+from workbench.ui.model_picker import ModelPicker
+from workbench.ui.parameter_table import ParameterTable
+from workbench.ui.weight_editor import WeightEditor, spec_from_configs
+
+
+class Workbench(w.VBox):
+    """Interactive fitting of ``model`` to ``dataset``.
+
+    Args:
+        dataset: a Dataset (or list of Configurations) with weights set.
+        model: the model to fit; choose what to fit with ``model.set_opt_params`` or in
+            the parameter table.
+        fit: the ``fit`` section of a config (method, options, residual,
+            normalize_by_natoms, use_energy/forces/stress).
+        weight, weight_rules: the weight settings the WeightEditor starts from (default:
+            those the configurations carry).
+        output: the ``output`` section kept for ``to_config``.
+    """
+
+    def __init__(self, dataset, model, fit: dict | None = None, weight: dict | None = None,
+                 weight_rules=None, output: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.add_class("wb-workbench")
+        self.dataset = dataset
+        self.model = model
+        fit = {**fc.FIT_DEFAULTS, **(fit or {})}
+        self.output = dict(output or {})
+        self.calculator = None
+        self.browser = DatasetBrowser(dataset, on_change=self._data_changed)
+        configs = self.browser.configs
+        self.data_name = fc.dataset_path_name(configs)
+        root_dir = fc.dataset_root(configs)
+        self.weights = WeightEditor(configs, weight or spec_from_configs(configs),
+                                    rules=weight_rules, browser=self.browser,
+                                    on_change=self.browser.refresh_weights, root=root_dir)
+        self.params = ParameterTable(model)
+        self.monitor = LossMonitor(self.make_objective, model=model,
+                                   parameter_table=self.params, method=fit["method"],
+                                   options=fit["options"] or {"maxiter": 100})
+        self.picker = ModelPicker(on_model=self.set_model, current=model,
+                                  species=tuple(getattr(model, "species", ("Si",))))
+        self.analysis = AnalysisView(workbench=self, browser=self.browser)
+        self.monitor.on_finish.append(lambda session: self.analysis.refresh())
+
+        self.use_energy_w = w.Checkbox(value=bool(fit["use_energy"]), description="energy",
+                                       indent=False)
+        self.use_forces_w = w.Checkbox(value=bool(fit["use_forces"]), description="forces",
+                                       indent=False)
+        self.use_stress_w = w.Checkbox(value=bool(fit["use_stress"]), description="stress",
+                                       indent=False)
+        self.normalize_w = w.Checkbox(value=bool(fit["normalize_by_natoms"]),
+                                      description="divide residuals by the number of atoms",
+                                      indent=False)
+        self.residual_w = w.Dropdown(options=["default"] + _residual_names(),
+                                     value=fit["residual"] or "default", description="residual")
+        settings = w.VBox([w.HTML("<b>fit to</b>"),
+                           w.HBox([self.use_energy_w, self.use_forces_w, self.use_stress_w]),
+                           self.normalize_w, self.residual_w])
+        self.fit_tab = w.HBox([w.VBox([w.HTML("<b>parameters</b>"), self.params, settings]),
+                               self.monitor])
+        self.tabs = w.Tab(children=[self.fit_tab, self.browser, self.weights, self.picker,
+                                    self.analysis],
+                          titles=["Fit", "Data", "Weights", "Model", "Analysis"])
+        self.title_w = w.HTML()
+        self._update_title()
+        self.children = [self.title_w, self.tabs]
+
+    # ---------------------------------------------------------------- fitting
+    @property
+    def session(self):
+        """The FitSession of the latest fit (None before the first)."""
+        return self.monitor.session
+
+    def fit_settings(self) -> dict:
+        """The ``fit`` section for the current widget settings."""
+        return {"method": self.monitor.method_w.value,
+                "options": parse_options(self.monitor.options_w.value),
+                "residual": None if self.residual_w.value == "default" else self.residual_w.value,
+                "normalize_by_natoms": bool(self.normalize_w.value),
+                "use_energy": bool(self.use_energy_w.value),
+                "use_forces": bool(self.use_forces_w.value),
+                "use_stress": bool(self.use_stress_w.value)}
+
+    def make_objective(self):
+        """A Loss over the included training configurations with the current settings."""
+        from workbench.errors import LossError
+
+        configs = self.browser.fit_configs()
+        if not configs:
+            raise LossError("no configurations to fit: include some in the Data tab")
+        self.calculator, loss = fc.build_loss(self.model, configs, self.fit_settings())
+        return loss
+
+    def set_model(self, model) -> None:
+        """Fit ``model`` from now on (the ModelPicker calls this)."""
+        if self.monitor.running:
+            self.picker.message_w.value = ('<span style="color:#c0392b">stop the running fit '
+                                           'before changing the model</span>')
+            return
+        self.model = model
+        self.params.set_model(model)
+        self.monitor.model = model
+        self._update_title()
+
+    def _data_changed(self) -> None:
+        self._update_title()
+
+    def _update_title(self) -> None:
+        n_fit = len(self.browser.fit_configs())
+        self.title_w.value = (f"<h3 style='margin:4px 0'>Potential Workbench · "
+                              f"{self.model!r} · {n_fit} of {len(self.browser.configs)} "
+                              f"configurations fitted</h3>")
+
+    # ---------------------------------------------------------------- config files
+    def to_config(self, path=None) -> dict:
+        """The whole set-up as a fit config mapping (written to ``path`` if given)."""
+        configs = self.browser.configs
+        root_dir = self.weights.root
+        data = {"path": self.data_name, "weight": self.weights.spec()}
+        if self.weights.rules:
+            data["per_config"] = [dict(r) for r in self.weights.rules]
+        excluded = [fc.relative_identifier(c, root_dir)
+                    for c, inc in zip(configs, self.browser.table.included) if not inc]
+        if excluded:
+            data["exclude"] = excluded
+        if self.browser.split_params is not None:
+            data["test_fraction"] = self.browser.split_params["fraction"]
+            data["seed"] = self.browser.split_params["seed"]
+        cfg = {"dataset": data, "model": fc.model_section(self.model),
+               "fit": self.fit_settings()}
+        if self.output:
+            cfg["output"] = dict(self.output)
+        if path is not None:
+            fc.write_config(path, cfg)
+        return cfg
+
+    @classmethod
+    def from_config(cls, source) -> "Workbench":
+        """A Workbench from a fit config (path, YAML text or mapping)."""
+        cfg = fc.load_config(source)
+        ds, _root, excluded, test = fc.build_dataset(cfg)
+        model = fc.build_model(cfg)
+        sec = cfg.section("dataset")
+        wb = cls(ds, model, fit=cfg.section("fit"), weight=sec.get("weight"),
+                 weight_rules=sec.get("per_config"), output=cfg.section("output"))
+        if excluded:
+            wb.browser.set_included(excluded, False)
+        if test:
+            wb.browser.random_split(float(sec["test_fraction"]), int(sec.get("seed", 0)))
+        return wb
+
+
+def _residual_names() -> list[str]:
+    from workbench.fit.residuals import RESIDUALS_BY_NAME
+
+    return list(RESIDUALS_BY_NAME)
