@@ -75,7 +75,7 @@ def test_random_and_pattern_split(sic_path):
 
 
 def test_demo_summary(capsys):
-    assert main(["demo", "--data", "SiC"]) == 0
+    assert main(["demo", "--summary-only", "--data", "SiC"]) == 0
     out = capsys.readouterr().out
     assert "10 configurations" in out
     assert "atoms: 640 total, 64-64 per configuration" in out
