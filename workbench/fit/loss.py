@@ -85,6 +85,10 @@ class Loss:
     def names(self):
         return list(self.model.get_opt_param_names())
 
+    def warmup(self):
+        """Evaluate once at the start point (compiles the kernels; the result is cached)."""
+        self._evaluate(self.x0(), jacobian=True)
+
     def set_params(self, x):
         self.calculator.update_model_params(np.asarray(x, dtype=float))
 
