@@ -36,10 +36,18 @@ def builtin_models() -> dict:
 
 
 def plugin_models() -> list[tuple[str, str]]:
-    """(name, target) of the ``workbench.models`` entry points."""
-    from importlib.metadata import entry_points
+    """(name, target) of the ``workbench.models`` plugins that loaded (see
+    ``workbench.plugins``; broken ones are listed by :func:`plugin_model_errors`)."""
+    from workbench import plugins
 
-    return sorted((ep.name, ep.value) for ep in entry_points(group="workbench.models"))
+    return sorted((name, info.target)
+                  for name, info in plugins.registered("workbench.models").items())
+
+
+def plugin_model_errors() -> list:
+    from workbench import plugins
+
+    return plugins.load_errors("workbench.models")
 
 
 def kim_models() -> list[str]:
@@ -88,7 +96,11 @@ def list_text() -> str:
         lines.append(f"  {name:<18s} {cls.__doc__.strip().splitlines()[0] if cls.__doc__ else ''}")
     lines.append("Plugin models (entry-point group 'workbench.models'):")
     plugins = plugin_models()
-    lines += [f"  {n:<18s} {target}" for n, target in plugins] or ["  (none)"]
+    lines += [f"  {n:<18s} {target}" for n, target in plugins]
+    errors = plugin_model_errors()
+    lines += [f"  {e.name:<18s} {e.target}  LOAD ERROR: {e.reason}" for e in errors]
+    if not plugins and not errors:
+        lines.append("  (none)")
     try:
         names = kim_models()
     except KIMError as exc:
@@ -104,12 +116,14 @@ def make_model(name: str, species):
     builtins = builtin_models()
     if name in builtins:
         return builtins[name](species=tuple(species))
-    for ep_name, _ in plugin_models():
-        if ep_name == name:
-            from importlib.metadata import entry_points
+    from workbench import plugins
 
-            (ep,) = [e for e in entry_points(group="workbench.models") if e.name == name]
-            return ep.load()()
+    cls = plugins.available_models().get(name)
+    if cls is not None:
+        import inspect
+
+        takes_species = "species" in inspect.signature(cls).parameters
+        return cls(species=tuple(species)) if takes_species else cls()
     try:
         from workbench.models.kim import KIMModel
     except ImportError as exc:
