@@ -69,6 +69,7 @@ def test_lists_sw_parameters_with_kim_values(sw):
     assert "two-body" in sw.model_params["A"].description
     assert sw.get_supported_species() == {"Si": 0}
     assert sw.get_influence_distance() == pytest.approx(3.77118)
+    assert sw.cutoff_param_names() == ("cutoff",)
     text = sw.echo_model_params(filename=None)
     assert "name: A" in text and "15.28484792" in text
 

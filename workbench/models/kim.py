@@ -284,6 +284,15 @@ class KIMModel(Model):
         self._sync()
         return self.influence_distance
 
+    def cutoff_param_names(self) -> tuple[str, ...]:
+        """Parameters named like cutoffs (kim-api does not flag them).
+
+        Only informative: the neighbor lists follow the model's actual influence distance
+        whatever parameter changed it.
+        """
+        return tuple(n for n in self.model_params
+                     if "cut" in n.lower() or n.lower() in ("rc", "dc", "rcut"))
+
     def driver_name(self) -> str | None:
         """The model driver this model uses (None for a stand-alone model)."""
         from .kim_collections import model_driver
