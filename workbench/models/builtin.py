@@ -20,18 +20,25 @@ from workbench.models.model import Model, ModelState
 from workbench.models.parameter import Parameter
 
 
-def load_spec(module_name: str):
-    """The PotentialSpec a potential module exposes (``SPEC`` or the one PotentialSpec)."""
+def load_spec(module_name: str, name: str | None = None):
+    """The PotentialSpec a potential module exposes: the one called ``name`` when given,
+    else ``SPEC`` or its only PotentialSpec."""
     from workbench.engine.spec import PotentialSpec
 
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ModelError(f"The engine module {module_name} is not available: {exc}") from exc
+    found = [v for v in vars(module).values() if isinstance(v, PotentialSpec)]
+    if name is not None:
+        named = [v for v in found if v.name == name]
+        if not named:
+            raise ModelError(f"{module_name} has no potential named {name!r}; it has "
+                             f"{sorted(v.name for v in found)}.")
+        return named[0]
     spec = getattr(module, "SPEC", None)
     if isinstance(spec, PotentialSpec):
         return spec
-    found = [v for v in vars(module).values() if isinstance(v, PotentialSpec)]
     if len(found) != 1:
         raise ModelError(f"{module_name} does not expose exactly one PotentialSpec.")
     return found[0]
@@ -45,6 +52,8 @@ class BuiltinModel(Model):
     """
 
     spec_module: str = ""
+    #: which of the module's specs (None: its only one)
+    spec_name: str | None = None
     default_name: str | None = None
     default_values: dict = {}
     #: spec parameter name -> name shown to users (KLIFF's names where they differ)
@@ -60,7 +69,7 @@ class BuiltinModel(Model):
         if len(set(species)) != len(species):
             raise ModelError(f"{type(self).__name__}: species {species!r} has duplicates.")
         self.species = species
-        self.spec = load_spec(self.spec_module)
+        self.spec = load_spec(self.spec_module, self.spec_name)
         allowed = self.spec.supported_species
         if allowed and any(s not in allowed for s in species):
             raise ModelError(f"{type(self).__name__} supports species {list(allowed)}, "
@@ -122,20 +131,36 @@ class BuiltinModel(Model):
         return f"{type(self).__name__}(species={self.species!r}, model_name={self.model_name!r})"
 
 
-class LennardJones(BuiltinModel):
+class _ShiftableModel(BuiltinModel):
+    """A pair potential whose energy can be shifted to zero at the cutoff."""
+
+    def __init__(self, species=("Si",), model_name: str | None = None, params_transform=None,
+                 shifted: bool = False):
+        self.shifted = bool(shifted)
+        self.spec_name = self.shifted_spec if self.shifted else self.base_spec
+        super().__init__(species, model_name, params_transform)
+
+    def init_kwargs(self) -> dict:
+        return {**super().init_kwargs(), "shifted": self.shifted}
+
+
+class LennardJones(_ShiftableModel):
     """12-6 Lennard-Jones (KIM LennardJones612 driver form); KLIFF's tutorial defaults
-    epsilon = 1.0, sigma = 2.0, cutoff = 5.0 for every species pair."""
+    epsilon = 1.0, sigma = 2.0, cutoff = 5.0 for every species pair.  ``shifted=True``
+    shifts the energy to zero at the cutoff."""
 
     spec_module = "workbench.engine.lj"
+    base_spec, shifted_spec = "LJ", "LJ_shifted"
     default_name = "LJ6-12"
     default_values = {"epsilon": 1.0, "sigma": 2.0, "cutoff": 5.0}
     param_aliases = {"epsilons": "epsilon", "sigmas": "sigma", "cutoffs": "cutoff"}
 
 
-class Morse(BuiltinModel):
-    """Morse pair potential."""
+class Morse(_ShiftableModel):
+    """Morse pair potential (``shifted=True``: the Morse_Shifted driver's form)."""
 
     spec_module = "workbench.engine.morse"
+    base_spec, shifted_spec = "Morse", "Morse_Shifted"
     default_name = "Morse"
 
 
