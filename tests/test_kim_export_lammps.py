@@ -129,8 +129,8 @@ def builtin_model(kind: str):
         sw.set_opt_params(A=[[16.1]], sigma=[[2.08]], gamma=[[2.45]],
                           **{"lambda": [[41.5]]})
         return sw
-    if kind == "LJ":
-        lj = builtin.LennardJones(species=["Si"])
+    if kind in ("LJ", "LJ_shifted"):
+        lj = builtin.LennardJones(species=["Si"], shifted=kind == "LJ_shifted")
         values = lj.get_params_dict()
         for name, v in (("epsilon", 0.45), ("epsilons", 0.45), ("sigma", 2.1),
                         ("sigmas", 2.1), ("cutoff", 5.3), ("cutoffs", 5.3)):
@@ -151,10 +151,9 @@ def assert_same(energy, forces, ref_energy, ref_forces, what):
 
 @pytest.mark.kim
 @pytest.mark.lammps
-@pytest.mark.slow
 @needs_lammps
 @needs_tool
-@pytest.mark.parametrize("kind", ["SW", "LJ", "Tersoff"])
+@pytest.mark.parametrize("kind", ["SW", "LJ", "LJ_shifted", "Tersoff"])
 def test_written_builtin_model_runs_in_lammps_and_kimpy(kind, collection, si_configs,
                                                          workdir):
     from workbench.models.kim import KIMModel
@@ -179,7 +178,6 @@ def test_written_builtin_model_runs_in_lammps_and_kimpy(kind, collection, si_con
 
 
 @pytest.mark.kim
-@pytest.mark.slow
 @needs_tool
 @pytest.mark.parametrize("source", [SW_KIM, TERSOFF_KIM])
 def test_written_kim_model_reproduces_its_parameters(source, collection, workdir,

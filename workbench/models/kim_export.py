@@ -348,7 +348,8 @@ def write_kim_model(model, path=None) -> Path:
             "LennardJones, StillingerWeber, Tersoff and parameterized KIMModels "
             f"(KIM driver of this model: {driver or 'none'})")
     species = list(model.get_supported_species())
-    values = model.get_params_dict("original")
+    values = (model.spec_params() if hasattr(model, "spec_params")
+              else model.get_params_dict("original"))
     prefix = f"{type(model).__name__}_{''.join(species)}"
     return write_driver_model(path, prefix, driver, species,
                               driver_values(driver, species, values),
