@@ -21,6 +21,8 @@ kimpy = pytest.importorskip("kimpy")
 LMP = "/usr/bin/lmp"
 SW_KIM = "SW_StillingerWeber_1985_Si__MO_405512056662_005"
 TERSOFF_KIM = "Tersoff_LAMMPS_ErhartAlbe_2005_SiC__MO_903987585848_004"
+# a driver without a writer of ours: exported through kim-api's WriteParameterizedModel
+KP_KIM = "ThreeBodyCluster_KP_KaxirasPandey_1988_Si__MO_072486242437_000"
 needs_lammps = pytest.mark.skipif(not os.path.exists(LMP), reason="needs Debian's lmp")
 needs_tool = pytest.mark.skipif(shutil.which("kim-api-collections-management") is None,
                                 reason="needs kim-api-collections-management")
@@ -179,7 +181,7 @@ def test_written_builtin_model_runs_in_lammps_and_kimpy(kind, collection, si_con
 
 @pytest.mark.kim
 @needs_tool
-@pytest.mark.parametrize("source", [SW_KIM, TERSOFF_KIM])
+@pytest.mark.parametrize("source", [SW_KIM, TERSOFF_KIM, KP_KIM])
 def test_written_kim_model_reproduces_its_parameters(source, collection, workdir,
                                                      si_configs, sic_path):
     from workbench.models.kim import KIMModel
@@ -187,6 +189,9 @@ def test_written_kim_model_reproduces_its_parameters(source, collection, workdir
     model = KIMModel(source)
     if source == SW_KIM:
         model.set_opt_params(A=[[16.0]], sigma=[[2.1]])
+        configs = si_configs
+    elif source == KP_KIM:
+        model.set_opt_params(A1=[[57.316072 * 1.02]])
         configs = si_configs
     else:
         gamma = model.model_params["gamma"].value.copy()
@@ -200,6 +205,8 @@ def test_written_kim_model_reproduces_its_parameters(source, collection, workdir
     assert copy.driver_name() == model.driver_name()
     for pname, p in model.model_params.items():
         np.testing.assert_array_equal(copy.model_params[pname].value, p.value, pname)
+    cmake = (path / "CMakeLists.txt").read_text()
+    assert f'DRIVER_NAME "{model.driver_name()}"' in cmake and f"project({name})" in cmake
     r0 = model.compute(model.prepare(configs), forces=True, stress=True)
     r1 = copy.compute(copy.prepare(configs), forces=True, stress=True)
     np.testing.assert_array_equal(r1.energy, r0.energy)
