@@ -212,7 +212,8 @@ class PrivateCollection:
     While active, ``os.environ`` points kim-api's configuration file and collection
     directories at the temporary directory (kim-api reads them whenever a model is
     created), so the user's ``~/.kim-api`` is never read or written.  The previous values
-    are restored and the directory removed on exit.  Changing ``os.environ`` is
+    are restored on exit, and the directory is removed unless it was given as ``root``
+    or ``keep`` is set.  Changing ``os.environ`` is
     process-wide: do not create KIM models in other threads meanwhile.
     """
 
