@@ -1,0 +1,4 @@
+"""KLIFF-style alias: ``from workbench.descriptors import SymmetryFunction``."""
+
+from workbench.ml.descriptors import Descriptor, SymmetryFunction  # noqa: F401
+from workbench.ml.fingerprints import generate_fingerprints, load_fingerprints  # noqa: F401

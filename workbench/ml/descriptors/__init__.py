@@ -1,0 +1,15 @@
+"""Atomic-environment descriptors with analytic derivatives."""
+
+from workbench.ml.descriptors._base import DescriptorError
+from workbench.ml.descriptors.descriptor import (
+    Descriptor,
+    show_available_descriptors,
+    symmetry_functions_set30,
+    symmetry_functions_set51,
+)
+from workbench.ml.descriptors.symmetry_function import SymmetryFunction
+from workbench.ml.fingerprints import generate_fingerprints, load_fingerprints
+
+__all__ = ["Descriptor", "DescriptorError", "SymmetryFunction", "generate_fingerprints",
+           "load_fingerprints", "show_available_descriptors", "symmetry_functions_set30",
+           "symmetry_functions_set51"]

@@ -1,0 +1,95 @@
+"""The function-style descriptor interface: ``forward`` gives the descriptor matrix,
+``backward`` the vector-Jacobian product used for forces (forces = -backward(conf, dE/dzeta)).
+
+    desc = Descriptor(cutoff=5.0, species=["Si"], descriptor="SymmetryFunctions",
+                      hyperparameters=symmetry_functions_set51())
+    zeta = desc.forward(conf)                # (natoms, D), unnormalized, float64
+    forces = -desc.backward(conf, dE_dzeta)  # (natoms, 3)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.errors import ParameterError
+from workbench.ml.descriptors.hyperparams import get_set30, get_set51
+from workbench.ml.descriptors.symmetry_function import SymmetryFunction
+
+_AVAILABLE = {
+    "SymmetryFunctions": "Behler G1-G5 symmetry functions; hyperparameters as "
+                         "SymmetryFunction's dict, e.g. symmetry_functions_set51()",
+}
+
+
+def show_available_descriptors() -> list[str]:
+    """Print and return the descriptor names ``Descriptor`` accepts."""
+    print("Available descriptors:")
+    for name, text in _AVAILABLE.items():
+        print(f"  {name}: {text}")
+    return list(_AVAILABLE)
+
+
+def symmetry_functions_set51() -> dict:
+    return get_set51()
+
+
+def symmetry_functions_set30() -> dict:
+    return get_set30()
+
+
+class Descriptor:
+    """A descriptor with the same cutoff for every species pair.
+
+    Args:
+        cutoff: cutoff radius (Å).
+        species: chemical symbols the configurations may contain.
+        descriptor: one of :func:`show_available_descriptors`.
+        hyperparameters: the descriptor's hyperparameters (default: set51).
+        cutoff_function: ``"cos"``, ``"P3"`` or ``"P7"``.
+    """
+
+    def __init__(self, cutoff: float, species: list[str],
+                 descriptor: str = "SymmetryFunctions", hyperparameters=None,
+                 cutoff_function: str = "cos"):
+        if descriptor not in _AVAILABLE:
+            raise ParameterError(f"descriptor {descriptor!r} unknown; available: "
+                                 f"{', '.join(_AVAILABLE)}")
+        if not species:
+            raise ParameterError("species: expected at least one chemical symbol")
+        self.cutoff = float(cutoff)
+        self.species = list(species)
+        self.descriptor_name = descriptor
+        if hyperparameters is None:
+            hyperparameters = symmetry_functions_set51()
+        self.hyperparameters = hyperparameters
+        cut = {f"{a}-{b}": self.cutoff for k, a in enumerate(self.species)
+               for b in self.species[k:]}
+        self._impl = SymmetryFunction(cut, cutoff_function, hyperparameters,
+                                      normalize=False, dtype=np.float64)
+
+    @property
+    def width(self) -> int:
+        """Length of one atom's descriptor vector."""
+        return self._impl.get_size()
+
+    def get_size(self) -> int:
+        return self.width
+
+    def forward(self, config) -> np.ndarray:
+        """Descriptor matrix (natoms, D) of ``config``."""
+        return self._impl.transform(config)[0]
+
+    def backward(self, config, dE_dZeta) -> np.ndarray:
+        """Vector-Jacobian product sum_{i,q} dE/dzeta[i,q] * d zeta[i,q] / d r_k, (natoms, 3)."""
+        _, dzdr, _ = self._impl.transform(config, fit_forces=True)
+        n, nd, _ = dzdr.shape
+        g = np.asarray(dE_dZeta, dtype=np.float64)
+        if g.shape != (n, nd):
+            raise ParameterError(f"dE_dZeta has shape {g.shape}, expected ({n}, {nd})")
+        return np.einsum("iq,iqk->k", g, dzdr).reshape(n, 3)
+
+    def forward_and_jacobian(self, config):
+        """(zeta (N, D), dzeta/dr (N, D, N, 3))."""
+        zeta, dzdr, _ = self._impl.transform(config, fit_forces=True)
+        n, nd = zeta.shape
+        return zeta, dzdr.reshape(n, nd, n, 3)

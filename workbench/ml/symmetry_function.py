@@ -1,0 +1,1 @@
+from workbench.ml.descriptors.symmetry_function import SymmetryFunction  # noqa: F401
