@@ -141,3 +141,11 @@ def random_cells(draw):
 def test_random_cells_equal_ase(case):
     coords, cell, pbc, cutoff = case
     _assert_same_as_ase(coords, cell, pbc, cutoff)
+
+
+def test_clustered_atoms_in_large_periodic_cell():
+    """Far denser locally than the cell's mean density: the single pass must recount."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 2.0, size=(40, 3)) + 1.0
+    n = _assert_same_as_ase(x, np.eye(3) * 30.0, [True] * 3, 3.0)
+    assert n > 40 * 30

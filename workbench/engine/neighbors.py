@@ -27,6 +27,9 @@ from numba import njit, prange
 from workbench.errors import EngineError
 
 _MAX_BINS_PER_DIM = 64
+# Bin thickness is cutoff / _BINS_PER_CUTOFF: finer bins mean a stencil closer to the
+# cutoff sphere (fewer distance checks) at the price of more (emptier) bins.
+_BINS_PER_CUTOFF = 1
 
 
 @njit(cache=True, nogil=True)
@@ -107,7 +110,8 @@ def _bin_config(x, ceff, pbc, cutoff):
                 f = math.floor(frac[i, k])
                 image[i, k] = int(f)
                 frac[i, k] -= f
-            nb = max(1, min(cap, int(math.floor(h / (cutoff * (1.0 + 1e-9))))))
+            nb = max(1, min(cap, int(math.floor(h * _BINS_PER_CUTOFF
+                                                / (cutoff * (1.0 + 1e-9))))))
             nbin[k] = nb
             width[k] = 1.0 / nb
             reach[k] = int(math.ceil(cutoff / (width[k] * h) * (1.0 + 1e-9)))
@@ -121,14 +125,13 @@ def _bin_config(x, ceff, pbc, cutoff):
                 fmin = 0.0
                 fmax = 0.0
             ext = (fmax - fmin) * h
-            nb = max(1, min(cap, int(math.floor(ext / (cutoff * (1.0 + 1e-9))))))
+            nb = max(1, min(cap, int(math.floor(ext * _BINS_PER_CUTOFF
+                                                / (cutoff * (1.0 + 1e-9))))))
             nbin[k] = nb
             lo[k] = fmin
             width[k] = (fmax - fmin) / nb if fmax > fmin else 1.0
-            if width[k] * h > 0.0:
-                reach[k] = min(nb, int(math.ceil(cutoff / (width[k] * h) * (1.0 + 1e-9))))
-            else:
-                reach[k] = nb
+            ratio = cutoff / (width[k] * h) * (1.0 + 1e-9) if width[k] * h > 0.0 else np.inf
+            reach[k] = nb if ratio >= nb else int(math.ceil(ratio))
     nbins = nbin[0] * nbin[1] * nbin[2]
     bins = np.empty(n, dtype=np.int64)
     counts = np.zeros(nbins + 1, dtype=np.int64)
@@ -153,33 +156,42 @@ def _bin_config(x, ceff, pbc, cutoff):
 
 @njit(cache=True, nogil=True)
 def _config_pairs(x, cell, pbc, species, cut2_table, cutoff, fill, counts, pair_j,
-                  pair_shift, pair_d, atom0, pair0):
-    """Count (fill=False) or write (fill=True) the pairs of one configuration.
+                  pair_shift, pair_d, atom0, pair0, pair_end):
+    """Count or write the pairs of one configuration.
 
-    ``counts`` receives per-atom pair counts (count pass); in the fill pass pairs of atom i
-    are written from ``pair0 + sum(counts of earlier atoms of this configuration)``.
-    Returns False when the periodic cell rows are degenerate.
+    Always writes per-atom pair counts into ``counts``.  With ``fill`` the pairs of atom i
+    are written consecutively from ``pair0``; writing stops at ``pair_end`` (capacity).
+    Returns the number of pairs found, or -1 when the periodic cell rows are degenerate.
     """
     n = x.shape[0]
     ceff, ok = _effective_cell(cell, pbc)
     if not ok:
-        return False
+        return -1
     image, bins, bin_start, bin_atoms, nbin, reach = _bin_config(x, ceff, pbc, cutoff)
+    # positions wrapped into the cell along periodic directions
+    xw = np.empty((n, 3))
+    for i in range(n):
+        for k in range(3):
+            xw[i, k] = (x[i, k] - image[i, 0] * cell[0, k] - image[i, 1] * cell[1, k]
+                        - image[i, 2] * cell[2, k])
     cut2max = cutoff * cutoff
     pos = pair0
+    total = 0
     for i in range(n):
         b = bins[i]
         bz = b % nbin[2]
         by = (b // nbin[2]) % nbin[1]
         bx = b // (nbin[2] * nbin[1])
-        bi = (bx, by, bz)
-        lo0 = bi[0] - reach[0] if pbc[0] else max(0, bi[0] - reach[0])
-        hi0 = bi[0] + reach[0] if pbc[0] else min(nbin[0] - 1, bi[0] + reach[0])
-        lo1 = bi[1] - reach[1] if pbc[1] else max(0, bi[1] - reach[1])
-        hi1 = bi[1] + reach[1] if pbc[1] else min(nbin[1] - 1, bi[1] + reach[1])
-        lo2 = bi[2] - reach[2] if pbc[2] else max(0, bi[2] - reach[2])
-        hi2 = bi[2] + reach[2] if pbc[2] else min(nbin[2] - 1, bi[2] + reach[2])
+        lo0 = bx - reach[0] if pbc[0] else max(0, bx - reach[0])
+        hi0 = bx + reach[0] if pbc[0] else min(nbin[0] - 1, bx + reach[0])
+        lo1 = by - reach[1] if pbc[1] else max(0, by - reach[1])
+        hi1 = by + reach[1] if pbc[1] else min(nbin[1] - 1, by + reach[1])
+        lo2 = bz - reach[2] if pbc[2] else max(0, bz - reach[2])
+        hi2 = bz + reach[2] if pbc[2] else min(nbin[2] - 1, bz + reach[2])
         si = species[i]
+        xi0 = xw[i, 0]
+        xi1 = xw[i, 1]
+        xi2 = xw[i, 2]
         cnt = 0
         for e0 in range(lo0, hi0 + 1):
             s0 = e0 // nbin[0]
@@ -191,33 +203,38 @@ def _config_pairs(x, cell, pbc, species, cut2_table, cutoff, fill, counts, pair_
                     s2 = e2 // nbin[2]
                     c2 = e2 - s2 * nbin[2]
                     flat = (c0 * nbin[1] + c1) * nbin[2] + c2
-                    for q in range(bin_start[flat], bin_start[flat + 1]):
+                    q0 = bin_start[flat]
+                    q1 = bin_start[flat + 1]
+                    if q0 == q1:
+                        continue
+                    v0 = s0 * cell[0, 0] + s1 * cell[1, 0] + s2 * cell[2, 0] - xi0
+                    v1 = s0 * cell[0, 1] + s1 * cell[1, 1] + s2 * cell[2, 1] - xi1
+                    v2 = s0 * cell[0, 2] + s1 * cell[1, 2] + s2 * cell[2, 2] - xi2
+                    zero = s0 == 0 and s1 == 0 and s2 == 0
+                    for q in range(q0, q1):
                         j = bin_atoms[q]
-                        t0 = s0 - image[j, 0] + image[i, 0]
-                        t1 = s1 - image[j, 1] + image[i, 1]
-                        t2 = s2 - image[j, 2] + image[i, 2]
-                        if j == i and t0 == 0 and t1 == 0 and t2 == 0:
+                        if zero and j == i:
                             continue
-                        dx = x[j, 0] - x[i, 0] + t0 * cell[0, 0] + t1 * cell[1, 0] + t2 * cell[2, 0]
-                        dy = x[j, 1] - x[i, 1] + t0 * cell[0, 1] + t1 * cell[1, 1] + t2 * cell[2, 1]
-                        dz = x[j, 2] - x[i, 2] + t0 * cell[0, 2] + t1 * cell[1, 2] + t2 * cell[2, 2]
+                        dx = xw[j, 0] + v0
+                        dy = xw[j, 1] + v1
+                        dz = xw[j, 2] + v2
                         r2 = dx * dx + dy * dy + dz * dz
                         if r2 >= cut2max or r2 >= cut2_table[si, species[j]]:
                             continue
+                        cnt += 1
                         if fill:
-                            pair_j[pos] = atom0 + j
-                            pair_shift[pos, 0] = t0
-                            pair_shift[pos, 1] = t1
-                            pair_shift[pos, 2] = t2
-                            pair_d[pos, 0] = dx
-                            pair_d[pos, 1] = dy
-                            pair_d[pos, 2] = dz
+                            if pos < pair_end:
+                                pair_j[pos] = atom0 + j
+                                pair_shift[pos, 0] = s0 - image[j, 0] + image[i, 0]
+                                pair_shift[pos, 1] = s1 - image[j, 1] + image[i, 1]
+                                pair_shift[pos, 2] = s2 - image[j, 2] + image[i, 2]
+                                pair_d[pos, 0] = dx
+                                pair_d[pos, 1] = dy
+                                pair_d[pos, 2] = dz
                             pos += 1
-                        else:
-                            cnt += 1
-        if not fill:
-            counts[i] = cnt
-    return True
+        counts[i] = cnt
+        total += cnt
+    return total
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -232,28 +249,38 @@ def count_pairs_batch(coords, cells, pbc, config_offsets, species, cut2_table, c
     for c in prange(nconf):
         a0 = config_offsets[c]
         a1 = config_offsets[c + 1]
-        ok = _config_pairs(coords[a0:a1], cells[c], pbc[c], species[a0:a1], cut2_table,
-                           cutoff, False, counts[a0:a1], dummy_j, dummy_s, dummy_d, a0, 0)
-        bad[c] = not ok
+        got = _config_pairs(coords[a0:a1], cells[c], pbc[c], species[a0:a1], cut2_table,
+                            cutoff, False, counts[a0:a1], dummy_j, dummy_s, dummy_d, a0, 0, 0)
+        bad[c] = got < 0
     return counts, bad
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def fill_pairs_batch(coords, cells, pbc, config_offsets, species, cut2_table, cutoff,
-                     pair_offsets):
-    """Fill ``pair_j`` (global atom indices), ``pair_shift`` and ``pair_d`` (CSR by atom)."""
+                     slot_offsets):
+    """Write pairs of configuration c into ``[slot_offsets[c], slot_offsets[c+1])``.
+
+    Returns per-atom counts, pair arrays of length ``slot_offsets[-1]`` and per-config
+    flags: 1 = slot too small (pairs beyond it were dropped), 2 = degenerate cell.
+    """
     nconf = cells.shape[0]
-    npairs = pair_offsets[-1]
+    npairs = slot_offsets[-1]
+    counts = np.zeros(coords.shape[0], dtype=np.int64)
     pair_j = np.empty(npairs, dtype=np.int64)
     pair_shift = np.empty((npairs, 3), dtype=np.int64)
     pair_d = np.empty((npairs, 3))
-    dummy_c = np.empty(0, dtype=np.int64)
+    flag = np.zeros(nconf, dtype=np.int64)
     for c in prange(nconf):
         a0 = config_offsets[c]
         a1 = config_offsets[c + 1]
-        _config_pairs(coords[a0:a1], cells[c], pbc[c], species[a0:a1], cut2_table, cutoff,
-                      True, dummy_c, pair_j, pair_shift, pair_d, a0, pair_offsets[a0])
-    return pair_j, pair_shift, pair_d
+        got = _config_pairs(coords[a0:a1], cells[c], pbc[c], species[a0:a1], cut2_table,
+                            cutoff, True, counts[a0:a1], pair_j, pair_shift, pair_d, a0,
+                            slot_offsets[c], slot_offsets[c + 1])
+        if got < 0:
+            flag[c] = 2
+        elif got > slot_offsets[c + 1] - slot_offsets[c]:
+            flag[c] = 1
+    return counts, pair_j, pair_shift, pair_d, flag
 
 
 def _cut2_table(cutoff, cutoff_table, nspecies):
@@ -297,17 +324,62 @@ def build_pairs(coords, cells, pbc, config_offsets, cutoff, species=None, cutoff
         raise EngineError(f"configuration {_label(labels, c)} has non-finite coordinates "
                           f"(atom {bad_atom - config_offsets[c]})")
     cut2 = _cut2_table(cutoff, cutoff_table, nspecies)
-    counts, bad = count_pairs_batch(coords, cells, pbc, config_offsets, species, cut2, cutoff)
+    nconf = cells.shape[0]
+    nat = np.diff(config_offsets)
+    # Single pass into per-configuration slots sized from the density of periodic cells
+    # (twice the ideal-gas count: covers close-packed first shells); configurations
+    # without a volume, or that overflow, get an exact counting pass first.
+    vol = np.abs(np.linalg.det(cells)) if nconf else np.zeros(0)
+    per3 = pbc.all(axis=1) & (vol > 0)
+    ideal = np.where(per3, nat / np.where(per3, vol, 1.0) * (4.0 / 3.0) * np.pi * cutoff ** 3,
+                     0.0)
+    slots = np.where(per3, nat * (np.ceil(2.0 * ideal).astype(np.int64) + 8), 0)
+    if not per3.all():
+        counts, bad = count_pairs_batch(coords, cells, pbc, config_offsets, species, cut2,
+                                        cutoff)
+        _raise_bad(bad, cells, pbc, labels)
+        exact = _per_config(counts, config_offsets)
+        slots = np.where(per3, slots, exact)
+    slot_offsets = np.zeros(nconf + 1, dtype=np.int64)
+    np.cumsum(slots, out=slot_offsets[1:])
+    counts, pj, ps, pd, flag = fill_pairs_batch(coords, cells, pbc, config_offsets, species,
+                                                cut2, cutoff, slot_offsets)
+    _raise_bad(flag == 2, cells, pbc, labels)
+    if (flag == 1).any():
+        counts, bad = count_pairs_batch(coords, cells, pbc, config_offsets, species, cut2,
+                                        cutoff)
+        exact = _per_config(counts, config_offsets)
+        np.cumsum(exact, out=slot_offsets[1:])
+        counts, pj, ps, pd, flag = fill_pairs_batch(coords, cells, pbc, config_offsets,
+                                                    species, cut2, cutoff, slot_offsets)
+    pair_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=pair_offsets[1:])
+    if pair_offsets[-1] != slot_offsets[-1]:  # compact the slots
+        per_conf = pair_offsets[config_offsets[1:]] - pair_offsets[config_offsets[:-1]]
+        keep = _slot_ranges(slot_offsets[:-1], per_conf)
+        pj, ps, pd = pj[keep], ps[keep], pd[keep]
+    return pair_offsets, pj, ps, pd
+
+
+def _per_config(counts, config_offsets):
+    csum = np.concatenate(([0], np.cumsum(counts)))
+    return csum[config_offsets[1:]] - csum[config_offsets[:-1]]
+
+
+def _slot_ranges(starts, lengths):
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - lengths), lengths)
+
+
+def _raise_bad(bad, cells, pbc, labels):
     if bad.any():
         c = int(np.argmax(bad))
         raise EngineError(f"configuration {_label(labels, c)} has linearly dependent "
                           f"periodic cell vectors: {cells[c].tolist()} with PBC "
                           f"{pbc[c].tolist()}")
-    pair_offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=pair_offsets[1:])
-    pair_j, pair_shift, pair_d = fill_pairs_batch(coords, cells, pbc, config_offsets,
-                                                  species, cut2, cutoff, pair_offsets)
-    return pair_offsets, pair_j, pair_shift, pair_d
 
 
 def _label(labels, c):
