@@ -81,7 +81,13 @@ def test_perfect_diamond_energy_per_atom():
 
 
 def test_forces_are_minus_energy_gradient(si_configs):
-    for c in si_configs:
+    # the 8-atom crystal and a 16-atom sheared, strongly rattled diamond cell
+    from ase.build import bulk
+    at = bulk("Si", "diamond", a=5.3, cubic=True).repeat((1, 1, 2))
+    cell = np.array(at.cell) + np.array([[0, 0, 0], [0.4, 0, 0], [0, -0.3, 0]])
+    sheared = rattled(Config(at.positions, cell, (True,) * 3, ["Si"] * 16), 0.25,
+                      np.random.default_rng(9))
+    for c in (si_configs[0], sheared):
         r = evaluate(SPEC, [c], si_params(), ("Si",))
         assert rel_err(r.forces, fd_forces(SPEC, c, si_params(), ("Si",))) < 1e-6
 

@@ -132,6 +132,20 @@ def _two_body(r, A, B, p, q, sig, rc, want_jac, dphi, dphir):
     return phi, phir
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _jac3(gJ, d_energy, c, col, s, k, Qt, sj, sk, xj, xk, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+          dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz):
+    """Add one parameter column of a three-body term: energy derivative ``Qt`` and the
+    gradients with respect to d_ij (slot s) and d_ik (slot k)."""
+    d_energy[c, col] += Qt
+    gJ[s, col, 0] += sj * Gjx + xj * dxj + cw * cjx
+    gJ[s, col, 1] += sj * Gjy + xj * dyj + cw * cjy
+    gJ[s, col, 2] += sj * Gjz + xj * dzj + cw * cjz
+    gJ[k, col, 0] += sk * Gkx + xk * dxk + cw * ckx
+    gJ[k, col, 1] += sk * Gky + xk * dyk + cw * cky
+    gJ[k, col, 2] += sk * Gkz + xk * dzk + cw * ckz
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, stress_ok,
               volumes, ptab, prm, maxnb, want_forces, want_stress, want_jac,
@@ -283,61 +297,44 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                         if not want_jac:
                             continue
                         # 8 local parameters: lambda_ij, lambda_ik, gamma_ij, gamma_ik,
-                        # cutoff_ij, cutoff_ik, costheta0_ij, costheta0_ik.  Gradient of
-                        # each: sj*G_j + xj*d_ij + cw*grad_j cos (likewise for k).
-                        for t in range(8):
-                            sj = 0.0
-                            sk = 0.0
-                            xj = 0.0
-                            xk = 0.0
-                            cw = 0.0
-                            if t < 2:
-                                lt = lij if t == 0 else lik
-                                f = 0.5 * lam / lt if lt != 0.0 else 0.0
-                                col = _ILAM * npairs + (kij if t == 0 else kik)
-                                Qt = f * XDD
-                                sj = f
-                                sk = f
-                            elif t == 2:
-                                col = _IGAM * npairs + kij
-                                Qt = lam * XDD / uij
-                                sj = lam / uij
-                                sk = sj
-                                xj = -lam * XDD / (uij * uij * rij)
-                            elif t == 3:
-                                col = _IGAM * npairs + kik
-                                Qt = lam * XDD / uik
-                                sj = lam / uik
-                                sk = sj
-                                xk = -lam * XDD / (uik * uik * rik)
-                            elif t == 4:
-                                col = _ICUT * npairs + kij
-                                w = -aij  # gamma_ij / u_ij^2
-                                Qt = lam * XDD * w
-                                sj = lam * w
-                                sk = sj
-                                xj = 2.0 * lam * XDD * aij / (uij * rij)
-                            elif t == 5:
-                                col = _ICUT * npairs + kik
-                                w = -aik
-                                Qt = lam * XDD * w
-                                sj = lam * w
-                                sk = sj
-                                xk = 2.0 * lam * XDD * aik / (uik * rik)
-                            else:
-                                col = _ICOS * npairs + (kij if t == 6 else kik)
-                                # dD/dcostheta0_ij = -1/2
-                                Qt = -lam * X * D
-                                xj = -lam * X * D * aij / rij
-                                xk = -lam * X * D * aik / rik
-                                cw = -lam * X
-                            d_energy[c, col] += Qt
-                            gJ[s, col, 0] += sj * Gjx + xj * dxj + cw * cjx
-                            gJ[s, col, 1] += sj * Gjy + xj * dyj + cw * cjy
-                            gJ[s, col, 2] += sj * Gjz + xj * dzj + cw * cjz
-                            gJ[t3, col, 0] += sk * Gkx + xk * dxk + cw * ckx
-                            gJ[t3, col, 1] += sk * Gky + xk * dyk + cw * cky
-                            gJ[t3, col, 2] += sk * Gkz + xk * dzk + cw * ckz
+                        # cutoff_ij, cutoff_ik, costheta0_ij, costheta0_ik.  The gradient
+                        # of each is sj*G_j + xj*d_ij + cw*grad_j cos (likewise for k).
+                        fj_ = 0.5 * lam / lij if lij != 0.0 else 0.0
+                        _jac3(gJ, d_energy, c, _ILAM * npairs + kij, s, t3, fj_ * XDD,
+                              fj_, fj_, 0.0, 0.0, 0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        fk_ = 0.5 * lam / lik if lik != 0.0 else 0.0
+                        _jac3(gJ, d_energy, c, _ILAM * npairs + kik, s, t3, fk_ * XDD,
+                              fk_, fk_, 0.0, 0.0, 0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        sg = lam / uij
+                        _jac3(gJ, d_energy, c, _IGAM * npairs + kij, s, t3, sg * XDD,
+                              sg, sg, -lam * XDD / (uij * uij * rij), 0.0, 0.0,
+                              Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        sg = lam / uik
+                        _jac3(gJ, d_energy, c, _IGAM * npairs + kik, s, t3, sg * XDD,
+                              sg, sg, 0.0, -lam * XDD / (uik * uik * rik), 0.0,
+                              Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        # d/dcutoff: w = gamma/u^2 = -a
+                        sg = -lam * aij
+                        _jac3(gJ, d_energy, c, _ICUT * npairs + kij, s, t3, sg * XDD,
+                              sg, sg, 2.0 * lam * XDD * aij / (uij * rij), 0.0, 0.0,
+                              Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        sg = -lam * aik
+                        _jac3(gJ, d_energy, c, _ICUT * npairs + kik, s, t3, sg * XDD,
+                              sg, sg, 0.0, 2.0 * lam * XDD * aik / (uik * rik), 0.0,
+                              Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        # d/dcostheta0_ij = d/dcostheta0_ik: dD = -1/2 each
+                        LX = lam * X
+                        for kc in (kij, kik):
+                            _jac3(gJ, d_energy, c, _ICOS * npairs + kc, s, t3, -LX * D,
+                                  0.0, 0.0, -LX * D * aij / rij, -LX * D * aik / rik, -LX,
+                                  Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+                                  dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
                 # scatter the per-bond gradients
                 for s in range(n):
                     j = nb[s]
