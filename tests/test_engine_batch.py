@@ -96,3 +96,16 @@ def test_pack_arrays_mixed_pbc_and_ase_objects():
     assert b.pair_offsets[-1] - b.pair_offsets[8] == 2  # the molecule: one bond each way
     b2 = pack_arrays([slab.positions], [slab.cell[:]], [slab.pbc], [["Si"] * 8], 3.0)
     np.testing.assert_array_equal(b2.pair_j, b.pair_j[: b.pair_offsets[8]])
+
+
+def test_pack_workbench_configurations_equals_plain_reader(si4_path):
+    from workbench.data.dataset import Dataset
+
+    configs = Dataset(si4_path).configs
+    ours = load_dir(si4_path)
+    a, b = pack(configs, 3.77), pack(ours, 3.77)
+    assert a.labels[0].endswith(".xyz")
+    np.testing.assert_array_equal(a.pair_j, b.pair_j)
+    np.testing.assert_array_equal(a.pair_shift, b.pair_shift)
+    np.testing.assert_allclose(a.coords, b.coords)
+    assert get_batch(configs, 3.77) is get_batch(configs, 3.77)
