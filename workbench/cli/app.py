@@ -6,10 +6,9 @@ the panels without the code.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from workbench.cli.lab import add_server_arguments, find_notebook
+from workbench.cli.lab import add_server_arguments, find_notebook, launch
 
 
 def register(subparsers) -> None:
@@ -35,4 +34,4 @@ def app_command(args) -> list[str]:
 
 
 def run(args) -> int:
-    return subprocess.call(app_command(args))
+    return launch(app_command(args))

@@ -71,5 +71,15 @@ def lab_command(args) -> list[str]:
     return cmd + list(args.server_args)
 
 
+def launch(cmd: list[str]) -> int:
+    """Run the server in place of this process where possible, so that signals (Ctrl-C,
+    a service manager's SIGTERM) reach it directly and no server outlives the command."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execv(cmd[0], cmd)
+    return subprocess.call(cmd)
+
+
 def run(args) -> int:
-    return subprocess.call(lab_command(args))
+    return launch(lab_command(args))

@@ -177,23 +177,29 @@ def relative_identifier(config, root) -> str:
 
 def apply_weights(configs, spec: dict | None, rules=(), root=None) -> None:
     """Give every configuration its weight: ``spec``, with the config weight of the last
-    matching ``per_config`` rule."""
+    matching ``per_config`` rule.  Every weight is built before any configuration changes,
+    so invalid settings leave the configurations as they were."""
     base = make_weight(spec)
+    per_rule = []
     for rule in rules:
         if "config_weight" not in rule or ("pattern" not in rule and "identifiers" not in rule):
             raise DatasetError(f"per-configuration weight rule {rule!r}; expected "
                                "{pattern: ..., config_weight: ...} or "
                                "{identifiers: [...], config_weight: ...}")
+        per_rule.append(make_weight(spec, config_weight=rule["config_weight"]))
+    chosen = []
     for c in configs:
         ident, rel = str(c.identifier), relative_identifier(c, root)
-        cw = None
-        for rule in rules:
+        weight = base
+        for rule, rule_weight in zip(rules, per_rule):
             if "pattern" in rule:
                 if matches(ident, rule["pattern"]) or matches(rel, rule["pattern"]):
-                    cw = rule["config_weight"]
+                    weight = rule_weight
             elif ident in rule["identifiers"] or rel in rule["identifiers"]:
-                cw = rule["config_weight"]
-        c.weight = base if cw is None else make_weight(spec, config_weight=float(cw))
+                weight = rule_weight
+        chosen.append(weight)
+    for c, weight in zip(configs, chosen):
+        c.weight = weight
 
 
 # ------------------------------------------------------------------------- data set

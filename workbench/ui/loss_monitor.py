@@ -101,7 +101,9 @@ class LossMonitor(w.VBox):
         self.param_fig = go.FigureWidget(
             layout=go.Layout(height=260, margin=dict(l=60, r=10, t=30, b=40),
                              title="parameters", xaxis_title="iteration",
-                             yaxis_title="value / start value"))
+                             yaxis_title="value / start value",
+                             legend=dict(orientation="h", y=1.02, yanchor="bottom",
+                                         x=1, xanchor="right")))
         loss_box = w.Box([self.loss_fig])
         loss_box.add_class("wb-loss-plot")
         param_box = w.Box([self.param_fig])

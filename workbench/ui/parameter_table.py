@@ -48,23 +48,22 @@ class ParameterRow:
         self.table, self.name, self.component = table, name, component
         p = table.model.model_params[name]
         self.label = name if len(p) == 1 else f"{name}[{component}]"
-        lay = w.Layout(width="110px")
-        self.name_w = w.HTML(f"<b>{self.label}</b>", layout=w.Layout(width="80px"))
-        if p.unit:
-            self.name_w.description_tooltip = p.unit
+        lay = w.Layout(width="auto")
+        unit = f" ({p.unit})" if p.unit else ""
+        self.name_w = w.HTML(f'<b title="{_escape(p.description + unit)}">{self.label}</b>')
         self.value_w = w.Text(continuous_update=False, layout=lay)
-        self.fit_w = w.Checkbox(indent=False, layout=w.Layout(width="40px"))
+        self.fit_w = w.Checkbox(indent=False, layout=lay)
         self.lower_w = w.Text(continuous_update=False, placeholder="-inf", layout=lay)
         self.upper_w = w.Text(continuous_update=False, placeholder="inf", layout=lay)
-        self.log_w = w.Checkbox(indent=False, layout=w.Layout(width="40px"))
-        self.error_w = w.HTML("", layout=w.Layout(min_width="240px"))
-        for wid, cls in ((self.value_w, "wb-param-value"), (self.fit_w, "wb-param-fit"),
-                         (self.lower_w, "wb-param-lower"), (self.upper_w, "wb-param-upper"),
-                         (self.log_w, "wb-param-log"), (self.error_w, "wb-param-error")):
+        self.log_w = w.Checkbox(indent=False, layout=lay)
+        self.error_w = w.HTML("", layout=lay)
+        for wid, cls in ((self.name_w, "wb-param-name"), (self.value_w, "wb-param-value"),
+                         (self.fit_w, "wb-param-fit"), (self.lower_w, "wb-param-lower"),
+                         (self.upper_w, "wb-param-upper"), (self.log_w, "wb-param-log"),
+                         (self.error_w, "wb-param-error")):
             wid.add_class(cls)
-        self.box = w.HBox([self.name_w, self.value_w, self.fit_w, self.lower_w, self.upper_w,
-                           self.log_w, self.error_w])
-        self.box.add_class("wb-param-row")
+        self.cells = [self.name_w, self.value_w, self.fit_w, self.lower_w, self.upper_w,
+                      self.log_w, self.error_w]
         self._syncing = False
         self.refresh()
         self.value_w.observe(self._on_value, "value")
@@ -102,12 +101,15 @@ class ParameterRow:
 
     def set_error(self, message: str) -> None:
         self.error = message
+        editors = (self.value_w, self.lower_w, self.upper_w)
         if message:
             self.error_w.value = f'<span style="color:#c0392b">{_escape(message)}</span>'
-            self.box.add_class("wb-invalid")
+            for wid in editors:
+                wid.add_class("wb-invalid")
         else:
             self.error_w.value = ""
-            self.box.remove_class("wb-invalid")
+            for wid in editors:
+                wid.remove_class("wb-invalid")
 
     # widgets -> model ------------------------------------------------------------------
     def _guard(self, change, action) -> None:
@@ -153,11 +155,14 @@ class ParameterRow:
             self.name, "log" if change["new"] else None))
 
 
-class ParameterTable(w.VBox):
+class ParameterTable(w.GridBox):
     """Editable parameters of ``model``; ``update_values(values)`` shows live values
     (name -> original-space array) during a fit, ``locked`` blocks edits meanwhile."""
 
     def __init__(self, model=None, on_change=None, **kwargs):
+        kwargs.setdefault("layout", w.Layout(
+            grid_template_columns="90px 120px 36px 100px 100px 36px minmax(160px, 320px)",
+            grid_gap="2px 6px", align_items="center"))
         super().__init__(**kwargs)
         self.add_class("wb-parameter-table")
         self.on_change = on_change
@@ -171,10 +176,10 @@ class ParameterTable(w.VBox):
         self.model = model
         self.rows = [ParameterRow(self, name, c)
                      for name, p in model.model_params.items() for c in range(len(p))]
-        header = w.HBox([w.HTML(f"<b>{t}</b>", layout=w.Layout(width=wd)) for t, wd in (
-            ("parameter", "80px"), ("value", "110px"), ("fit", "40px"), ("lower", "110px"),
-            ("upper", "110px"), ("log", "40px"), ("", "240px"))])
-        self.children = [header] + [r.box for r in self.rows]
+        header = [w.HTML(f"<b>{t}</b>") for t in
+                  ("parameter", "value", "fit", "lower", "upper", "log")]
+        header.append(w.HTML(_STYLE))
+        self.children = header + [cell for r in self.rows for cell in r.cells]
 
     def row(self, label: str) -> ParameterRow:
         for r in self.rows:
@@ -210,6 +215,10 @@ class ParameterTable(w.VBox):
     def _notify(self) -> None:
         if self.on_change is not None:
             self.on_change(self.model)
+
+
+_STYLE = ("<style>.wb-invalid input { border-color: #c0392b !important; "
+          "background: #fdecea; }</style>")
 
 
 def _escape(s: str) -> str:

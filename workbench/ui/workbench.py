@@ -74,6 +74,7 @@ class Workbench(w.VBox):
                            self.normalize_w, self.residual_w])
         self.fit_tab = w.HBox([w.VBox([w.HTML("<b>parameters</b>"), self.params, settings]),
                                self.monitor])
+        self.fit_tab.add_class("wb-fit-tab")
         self.tabs = w.Tab(children=[self.fit_tab, self.browser, self.weights, self.picker,
                                     self.analysis],
                           titles=["Fit", "Data", "Weights", "Model", "Analysis"])
