@@ -171,3 +171,35 @@ def test_mcmc_job_can_be_stopped():
     res = job.result
     assert 200 <= res.chain.shape[0] < 10**6
     assert 0 < job.fraction < 1
+
+
+@pytest.mark.dask
+def test_bootstrap_on_dask_matches_threads(synthetic):
+    from dask.distributed import Client, LocalCluster
+
+    loss = fitted_loss(synthetic[:6])
+    opts = dict(xtol=1e-14, ftol=1e-14, gtol=1e-14)
+    local = Bootstrap(loss, method="trf", options=opts, seed=5, nthreads=1).run(
+        n_samples=3, predictions=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        remote = Bootstrap(loss, method="trf", options=opts, seed=5, client=client).run(
+            n_samples=3, predictions=False)
+    np.testing.assert_array_equal(remote.counts, local.counts)
+    np.testing.assert_allclose(remote.samples, local.samples, rtol=1e-9)
+    np.testing.assert_allclose(remote.mean, list(TRUE.values()), rtol=1e-7)
+
+
+@pytest.mark.kim
+def test_clone_of_kim_model_is_independent():
+    from workbench.analysis.bootstrap import clone_model
+    from workbench.models.kim import KIMModel
+
+    kim = KIMModel("SW_StillingerWeber_1985_Si__MO_405512056662_005")
+    kim.set_opt_params(A=[[14.0, 1.0, 20.0]], gamma=[[2.3]])
+    twin = clone_model(kim)
+    assert type(twin) is KIMModel and twin is not kim
+    np.testing.assert_array_equal(twin.get_opt_params(), [14.0, 2.3])
+    assert twin.get_opt_params_bounds() == kim.get_opt_params_bounds()
+    twin.update_model_params([15.0, 2.4])
+    np.testing.assert_array_equal(kim.get_opt_params(), [14.0, 2.3])
