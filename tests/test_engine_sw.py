@@ -124,6 +124,18 @@ def test_energy_forces_mode_equals_full_mode(si_configs):
     assert b.d_energy[0, 0] != 0
 
 
+def test_columns_restrict_force_and_stress_jacobians(si_configs):
+    batch = pack(si_configs, 3.77118, ("Si",))
+    full = SPEC.compute(batch, si_params(), stress=True, jacobian=True)
+    part = SPEC.compute(batch, si_params(), stress=True, jacobian=True, columns=[0, 5])
+    np.testing.assert_array_equal(part.d_forces[..., [0, 5]], full.d_forces[..., [0, 5]])
+    np.testing.assert_array_equal(part.d_stress[..., [0, 5]], full.d_stress[..., [0, 5]])
+    assert np.all(part.d_forces[..., [1, 2, 3, 4, 6, 7, 8]] == 0)
+    np.testing.assert_array_equal(part.d_energy, full.d_energy)
+    with pytest.raises(ParameterError, match="columns"):
+        SPEC.compute(batch, si_params(), jacobian=True, columns=[9])
+
+
 def test_multispecies_forces_stress_and_jacobian():
     rng = np.random.default_rng(11)
     p = sic_params()

@@ -80,14 +80,27 @@ _UNITS = {"A": "eV", "sigma": "Angstrom", "gamma": "Angstrom", "cutoff": "Angstr
 
 # --------------------------------------------------------------------------- kernels
 
+@njit(cache=True, nogil=True, inline="always")
+def _inv_pow(s, p):
+    """s**-p, by multiplication for the common small integer exponents."""
+    if p == 0.0:
+        return 1.0
+    if 0.0 < p <= 12.0 and p == np.floor(p):
+        x = 1.0 / s
+        out = x
+        for _ in range(int(p) - 1):
+            out *= x
+        return out
+    return np.exp(-p * np.log(s))
+
+
 @njit(cache=True, nogil=True)
 def _two_body(r, A, B, p, q, sig, rc, want_jac, dphi, dphir):
     """phi2 and dphi2/dr; with ``want_jac`` fill the derivatives of both with respect to
     (A, B, p, q, sigma, cutoff) into ``dphi``/``dphir``."""
     s = r / sig
-    L = np.log(s)
-    sp = np.exp(-p * L)
-    sq = np.exp(-q * L)
+    sp = _inv_pow(s, p)
+    sq = _inv_pow(s, q)
     u = r - rc
     E = np.exp(sig / u)
     su2 = sig / (u * u)
@@ -97,6 +110,7 @@ def _two_body(r, A, B, p, q, sig, rc, want_jac, dphi, dphir):
     phi = A * P * E
     phir = A * E * G
     if want_jac:
+        L = np.log(s)
         dphi[0] = P * E
         dphir[0] = E * G
         # (P_t, Pr_t, e_t = dlnE/dt, w_t = d(sig/u^2)/dt) for B, p, q, sigma, cutoff
@@ -148,14 +162,15 @@ def _jac3(gJ, d_energy, c, col, s, k, Qt, sj, sk, xj, xk, cw, Gjx, Gjy, Gjz, Gkx
 
 @njit(cache=True, nogil=True, parallel=True)
 def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, stress_ok,
-              volumes, ptab, prm, maxnb, want_forces, want_stress, want_jac,
+              volumes, ptab, prm, maxnb, want_forces, want_stress, want_jac, active,
               energy, forces, stress, d_energy, d_forces, d_stress):
     """Evaluate SW on a packed batch.
 
     ``prm`` is (9, npairs) in PARAM_NAMES order; flat column of parameter t, pair k is
     ``t * npairs + k``.  Jacobian arrays may be empty when ``want_jac`` is False.
     ``chunks`` are configuration ranges, one per task; ``maxnb`` bounds the neighbour
-    count of any atom.
+    count of any atom.  Forces and stress Jacobians are filled for the flat columns in
+    ``active`` only (the energy Jacobian for all).
 
     For each centre i the gradient of its terms with respect to every bond vector d_ij is
     gathered per neighbour slot first, then scattered once into forces (F_i += g,
@@ -356,7 +371,7 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                         vir[4] += gx * dd[s, 2]
                         vir[5] += gx * dd[s, 1]
                     if want_jac:
-                        for col in range(ncol):
+                        for col in active:
                             gx = gJ[s, col, 0]
                             gy = gJ[s, col, 1]
                             gz = gJ[s, col, 2]
@@ -380,7 +395,7 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                 for a in range(6):
                     stress[c, a] = vir[a] / vol if do_s else np.nan
                     if want_jac:
-                        for col in range(ncol):
+                        for col in active:
                             d_stress[c, a, col] = dvir[a, col] / vol if do_s else np.nan
 
 
@@ -438,8 +453,13 @@ def influence_distance(params: dict) -> float:
     return float(np.max(np.asarray(params["cutoff"], dtype=float)))
 
 
-def compute(batch, params, forces=True, stress=False, jacobian=False) -> EngineResult:
-    """Energies, forces, stress and (optionally) the full parameter Jacobian."""
+def compute(batch, params, forces=True, stress=False, jacobian=False,
+            columns=None) -> EngineResult:
+    """Energies, forces, stress and (optionally) the parameter Jacobian.
+
+    ``columns`` (flat parameter indices) restricts the force and stress Jacobian columns
+    that are filled; the others are returned as zeros.  The energy Jacobian is always full.
+    """
     nspecies = len(batch.species_names)
     prm = param_matrix(params, nspecies)
     rc = float(prm[_ICUT].max())
@@ -461,10 +481,17 @@ def compute(batch, params, forces=True, stress=False, jacobian=False) -> EngineR
         dE = np.zeros((0, P))
         dF = np.zeros((0, 3, P))
         dS = np.zeros((0, 6, P))
+    if columns is None:
+        active = np.arange(P, dtype=np.int64)
+    else:
+        active = np.unique(np.asarray(columns, dtype=np.int64).reshape(-1))
+        if active.size and (active[0] < 0 or active[-1] >= P):
+            raise ParameterError(f"Jacobian columns {active.tolist()} are outside the {P} "
+                                 f"flat Stillinger-Weber parameters")
     maxnb = int(np.max(np.diff(batch.pair_offsets))) if len(batch.pair_j) else 1
     sw_kernel(_chunks_for(batch), batch.config_offsets, batch.species, batch.pair_offsets,
               batch.pair_j, batch.pair_d, stress_mask(batch), batch.volumes, ptab, prm,
-              max(maxnb, 1), forces, stress, jacobian, energy, f, s, dE, dF, dS)
+              max(maxnb, 1), forces, stress, jacobian, active, energy, f, s, dE, dF, dS)
     return EngineResult(
         energy=energy,
         forces=f if forces else None,
