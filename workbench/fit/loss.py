@@ -27,6 +27,10 @@ class Loss:
             use_energy/use_forces/use_stress) or a user function with KLIFF's signature.
         residual_data: dict passed to the residual function; ``normalize_by_natoms``
             (default True) divides each configuration's residual by its atom count.
+        backend: None (evaluate in this process) or a ``dask.distributed.Client``: the
+            configurations are sharded over its workers (``workbench.fit.distributed``);
+            ``backend_options`` go to ``DaskBackend`` (``nshards``, ``threads``,
+            ``timeout``).
     """
 
     def __new__(cls, calculator, *args, **kwargs):
@@ -37,7 +41,7 @@ class Loss:
         return super().__new__(cls)
 
     def __init__(self, calculator, nprocs=1, residual_fn=None, residual_data=None,
-                 backend=None):
+                 backend=None, backend_options=None):
         if getattr(calculator, "state_", None) is None:
             raise LossError("the Calculator has no data: call calc.create(configs) first")
         self.calculator = calculator
@@ -51,11 +55,14 @@ class Loss:
             residual_fn = R.default_residual(calculator.use_energy, calculator.use_forces,
                                              calculator.use_stress)
         elif isinstance(residual_fn, str):
+            from workbench import plugins
+
+            by_name = {**plugins.available_residuals(), **R.RESIDUALS_BY_NAME}
             try:
-                residual_fn = R.RESIDUALS_BY_NAME[residual_fn]
+                residual_fn = by_name[residual_fn]
             except KeyError:
-                raise LossError(f"unknown residual {residual_fn!r}; built-ins: "
-                                f"{', '.join(R.RESIDUALS_BY_NAME)}") from None
+                raise LossError(f"unknown residual {residual_fn!r}; built-in and plugin "
+                                f"residuals: {', '.join(by_name)}") from None
         self.residual_fn = residual_fn
         self._assembler = None
         if residual_fn in R.BUILTIN_RESIDUALS:
@@ -72,6 +79,11 @@ class Loss:
         self._cache = None
         self.n_eval = 0
         self.n_jac = 0
+        self._distributed = None
+        if backend is not None:
+            from workbench.fit.distributed import make_backend
+
+            self._distributed = make_backend(backend, self, **(backend_options or {}))
 
     # -- Objective protocol -----------------------------------------------------------
     def x0(self):
@@ -102,12 +114,31 @@ class Loss:
         return self._evaluate(x, jacobian=True)[1]
 
     def loss(self, x):
+        if self._distributed is not None:
+            self.set_params(x)
+            self.n_eval += 1
+            return self._distributed.loss_value(x)
         u = self.residual(x)
         return 0.5 * float(u @ u)
 
     def loss_and_grad(self, x):
+        if self._distributed is not None:
+            self.set_params(x)
+            self.n_eval += 1
+            self.n_jac += 1
+            return self._distributed.loss_and_grad(x)
         u, J = self.residual_and_jacobian(x)
         return 0.5 * float(u @ u), J.T @ u
+
+    def gauss_newton(self, x):
+        """``(½‖u‖², Jᵀu, JᵀJ)``; on a Dask backend only these small sums travel."""
+        if self._distributed is not None:
+            self.set_params(x)
+            self.n_eval += 1
+            self.n_jac += 1
+            return self._distributed.gauss_newton(x)
+        u, J = self.residual_and_jacobian(x)
+        return 0.5 * float(u @ u), J.T @ u, J.T @ J
 
     # KLIFF names
     def get_residual(self, x):
@@ -123,6 +154,15 @@ class Loss:
         if self._cache_key == key and (self._cache[1] is not None or not jacobian):
             return self._cache
         self.set_params(x)
+        if self._distributed is not None:
+            if jacobian:
+                u, J = self._distributed.residual_and_jacobian(x)
+            else:
+                u, J = self._distributed.residual(x), None
+            self.n_eval += 1
+            self.n_jac += int(jacobian)
+            self._cache_key, self._cache = key, (u, J)
+            return u, J
         flat_idx, chain = self.model.opt_param_chain()
         result = self.calculator.compute(jacobian=jacobian, columns=flat_idx)
         self.n_eval += 1
