@@ -27,8 +27,9 @@ def _check_format(file_format):
 class Configuration:
     """Atoms, cell, periodicity and reference energy/forces/stress of one structure.
 
-    ``weight`` is stored as this configuration's own copy of the given :class:`Weight` (a
-    default ``Weight()`` when None), after ``weight.compute_weight(self)`` has run.
+    ``weight`` is stored as this configuration's own copy of the given :class:`Weight`, after
+    ``weight.compute_weight(self)`` has run; when None, a default ``Weight()`` of its own is
+    made on first access.
     ``identifier`` defaults to the file path (as a string) when read from a file.
     """
 
@@ -41,7 +42,7 @@ class Configuration:
         self.energy = None if energy is None else float(energy)
         self.forces = None if forces is None else np.ascontiguousarray(forces, dtype=np.float64)
         self.stress = None if stress is None else np.ascontiguousarray(stress, dtype=np.float64)
-        self.path = None if path is None else Path(path)
+        self.path = path
         if identifier is None and path is not None:
             identifier = str(path)
         self.identifier = None if identifier is None else str(identifier)
@@ -63,32 +64,70 @@ class Configuration:
         self._weight = None
         self.weight = weight
 
+    @classmethod
+    def _trusted(cls, cell, species, coords, PBC, energy, forces, stress, path, weight=None):
+        """A configuration from arrays already checked and of the right types (the batch
+        reader's shapes and dtypes); ``path`` is a string, used as the identifier."""
+        self = cls.__new__(cls)
+        self.cell = cell
+        self.species = species
+        self.coords = coords
+        self.PBC = PBC
+        self.energy = energy
+        self.forces = forces
+        self.stress = stress
+        self._path = path
+        self.identifier = path
+        self._weight = None
+        if weight is not None:
+            self.weight = weight
+        return self
+
+    @property
+    def path(self):
+        """The file the configuration was read from (a Path), or None."""
+        p = self._path
+        if p is not None and not isinstance(p, Path):
+            p = self._path = Path(p)
+        return p
+
+    @path.setter
+    def path(self, value):
+        self._path = None if value is None else Path(value)
+
     # -- weights -------------------------------------------------------------------------
     @property
     def weight(self) -> Weight:
+        if self._weight is None:  # the default weight, made when first asked for
+            w = Weight()
+            w.compute_weight(self)
+            self._weight = w
         return self._weight
 
     @weight.setter
     def weight(self, weight):
-        w = Weight() if weight is None else weight.copy()
+        if weight is None:
+            self._weight = None
+            return
+        w = weight.copy()
         w.compute_weight(self)
         self._weight = w
 
     @property
     def config_weight(self):
-        return self._weight.config_weight
+        return self.weight.config_weight
 
     @property
     def energy_weight(self):
-        return self._weight.energy_weight
+        return self.weight.energy_weight
 
     @property
     def forces_weight(self):
-        return self._weight.forces_weight
+        return self.weight.forces_weight
 
     @property
     def stress_weight(self):
-        return self._weight.stress_weight
+        return self.weight.stress_weight
 
     # -- queries -------------------------------------------------------------------------
     def get_num_atoms(self) -> int:
@@ -120,9 +159,10 @@ class Configuration:
         self.coords = self.coords[order]
         if self.forces is not None:
             self.forces = self.forces[order]
-        fw = self._weight._forces_weight
-        if isinstance(fw, np.ndarray) and fw.ndim >= 1 and fw.shape[0] == len(order):
-            self._weight._forces_weight = fw[order]
+        if self._weight is not None:
+            fw = self._weight._forces_weight
+            if isinstance(fw, np.ndarray) and fw.ndim >= 1 and fw.shape[0] == len(order):
+                self._weight._forces_weight = fw[order]
 
     # -- I/O -----------------------------------------------------------------------------
     @classmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from workbench.errors import DatasetError, DatasetErrors
@@ -28,19 +30,43 @@ def write_config(path, config: Configuration) -> None:
 def find_files(path, file_format="xyz") -> list[Path]:
     """Files of ``file_format`` under ``path`` (recursive), in sorted, deterministic order.
     Hidden files and directories are skipped."""
+    return [Path(f) for f in _find_file_names(path, file_format)]
+
+
+def _find_file_names(path, file_format="xyz") -> list[str]:
+    """:func:`find_files` as strings (``str(Path)`` of each), without building Paths.
+
+    Same rules as ``Path.rglob`` for each pattern: names matched case-sensitively,
+    symlinked files included, symlinked directories not entered; sorted like Paths
+    (component by component)."""
     path = Path(path)
     if path.is_file():
-        return [path]
+        return [str(path)]
     if not path.is_dir():
         raise DatasetError("no such file or directory", path)
     patterns = PATTERNS.get(file_format, ("*",))
-    found = set()
-    for pat in patterns:
-        for p in path.rglob(pat):
-            rel = p.relative_to(path).parts
-            if p.is_file() and not any(part.startswith(".") for part in rel):
-                found.add(p)
-    return sorted(found)
+    base = str(path)
+    prefix = "" if base == "." else os.path.join(base, "")
+    found = []
+    _walk(prefix, (), patterns, found)
+    found.sort()
+    return [prefix + "/".join(parts) for parts in found]
+
+
+def _walk(prefix, rel, patterns, found):
+    try:
+        with os.scandir(prefix + "".join(p + "/" for p in rel) or ".") as it:
+            entries = list(it)
+    except (PermissionError, FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            _walk(prefix, rel + (name,), patterns, found)
+        elif any(fnmatchcase(name, pat) for pat in patterns) and entry.is_file():
+            found.append(rel + (name,))
 
 
 class Dataset:
@@ -81,13 +107,23 @@ class Dataset:
 
     def add_configs(self, path, weight=None) -> list[Configuration]:
         """Read ``path`` and append its configurations; returns the new ones."""
-        files = find_files(path, self.file_format)
+        files = _find_file_names(path, self.file_format)
         new, errors = [], []
-        for f in files:
-            try:
-                new.extend(self._read_file(f, weight))
-            except DatasetError as exc:
-                errors.append(exc)
+        if self.file_format == "xyz":
+            from ._fastread import read_configs
+            fast = read_configs(files, weight)
+        else:
+            fast = [None] * len(files)
+        for f, got in zip(files, fast):
+            if got is None:
+                try:
+                    new.extend(self._read_file(Path(f), weight))
+                except DatasetError as exc:
+                    errors.append(exc)
+            elif isinstance(got, DatasetError):
+                errors.append(got)
+            else:
+                new.append(got)
         if errors:
             if self.on_error == "raise":
                 if len(errors) == 1 and len(files) == 1:
