@@ -1,0 +1,265 @@
+"""Loss for torch models (``Loss(calc)`` dispatches here when ``calc.is_torch``).
+
+Residuals have the physics loss's layout and weighting: per configuration
+``u = config_weight · property_weight · (prediction − reference) / N`` (``/ N`` when
+``normalize_by_natoms``, the default), batch loss ``½‖u‖²``; the loss of an epoch is the
+sum of its batch losses.  Training runs as a :class:`TrainingSession`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from workbench.errors import LossError
+from workbench.fit import residuals as R
+from workbench.ml.training_session import TrainingSession
+
+TORCH_MINIMIZE_METHODS = ["Adadelta", "Adagrad", "Adam", "AdamW", "SparseAdam", "Adamax",
+                          "ASGD", "LBFGS", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD"]
+
+
+class LossNeuralNetworkModel:
+    """Loss of a created ``CalculatorTorch`` (KLIFF's ``LossNeuralNetworkModel``).
+
+    Args:
+        calculator: a created ``CalculatorTorch`` / ``CalculatorTorchSeparateSpecies``.
+        nprocs: torch intra-op threads during training (None: leave torch's setting).
+        residual_fn: None (the built-in residual matching the calculator's flags), one of
+            ``workbench.fit.residuals``' functions, or a user function with KLIFF's
+            signature ``fn(identifier, natoms, weight, prediction, reference, data)``
+            working on torch tensors (called per configuration).
+        residual_data: dict for the residual function (``normalize_by_natoms``).
+    """
+
+    torch_minimize_methods = TORCH_MINIMIZE_METHODS
+
+    def __init__(self, calculator, nprocs=1, residual_fn=None, residual_data=None):
+        if not getattr(calculator, "_created", False):
+            raise LossError("the calculator has no data: call calc.create(configs) first")
+        self.calculator = calculator
+        self.model = calculator.model
+        self.nprocs = nprocs
+        data = {"normalize_by_natoms": True}
+        data.update(residual_data or {})
+        self.residual_data = data
+        if residual_fn is None:
+            residual_fn = R.default_residual(calculator.use_energy, calculator.use_forces,
+                                             calculator.use_stress)
+        self.residual_fn = residual_fn
+        self.builtin = residual_fn in R.BUILTIN_RESIDUALS
+        if self.builtin:
+            use = R.BUILTIN_RESIDUALS[residual_fn]
+            have = (calculator.use_energy, calculator.use_forces, calculator.use_stress)
+            missing = [p for p, u, h in zip(("energy", "forces", "stress"), use, have)
+                       if u and not h]
+            if missing:
+                raise LossError(f"{residual_fn.__name__} needs {', '.join(missing)}: create "
+                                f"the calculator with use_{missing[0]}=True")
+            self.use = use
+        else:
+            self.use = (calculator.use_energy, calculator.use_forces, calculator.use_stress)
+        self._build_scales()
+        self.optimizer = None
+        self.optimizer_method = None
+        self._pending_state = None
+        self.session: TrainingSession | None = None
+
+    def _build_scales(self):
+        calc = self.calculator
+        dt, dev = calc.dtype, calc.device
+        configs = calc.configs
+        nat = calc.natoms.astype(float)
+        cw = np.array([c.config_weight for c in configs], float)
+        scale = cw / nat if self.residual_data.get("normalize_by_natoms", True) else cw
+        ew = np.array([c.energy_weight for c in configs], float)
+        fw = np.concatenate([np.broadcast_to(np.asarray(c.forces_weight, float),
+                                             (c.get_num_atoms(), 3)) for c in configs])
+        sw = np.array([np.broadcast_to(np.asarray(c.stress_weight, float), (6,))
+                       for c in configs])
+        self.e_scale = torch.as_tensor(scale * ew, dtype=dt, device=dev)
+        self.f_scale = torch.as_tensor(np.repeat(scale, calc.natoms)[:, None] * fw,
+                                       dtype=dt, device=dev)
+        self.s_scale = torch.as_tensor(scale[:, None] * sw, dtype=dt, device=dev)
+
+    # -- objective -----------------------------------------------------------------------
+    def batch_residual(self, batch, create_graph=True):
+        """The residual vector of the configurations ``batch`` (a torch tensor)."""
+        calc = self.calculator
+        use_e, use_f, use_s = self.use
+        r = calc.forward(batch, forces=calc.use_forces and use_f,
+                         stress=calc.use_stress and use_s, create_graph=create_graph)
+        idx = torch.as_tensor(np.asarray(batch, dtype=np.int64), device=calc.device)
+        if not self.builtin:
+            return self._user_residual(batch, r)
+        parts = []
+        if use_e:
+            parts.append(self.e_scale[idx] * (r["energy"] - calc.ref_energy[idx]))
+        if use_f:
+            a = r["atom_index"]
+            parts.append((self.f_scale[a] * (r["forces"] - calc.ref_forces[a])).reshape(-1))
+        if use_s:
+            parts.append((self.s_scale[idx] * (r["stress"] - calc.ref_stress[idx])).reshape(-1))
+        return torch.cat(parts)
+
+    def _user_residual(self, batch, r):
+        calc = self.calculator
+        off = r["batch_offsets"]
+        out = []
+        for j, k in enumerate(batch):
+            conf = calc.configs[k]
+            a, b = int(off[j]), int(off[j + 1])
+            pred, ref = [], []
+            if calc.use_energy:
+                pred.append(r["energy"][j:j + 1])
+                ref.append(calc.ref_energy[k:k + 1])
+            if calc.use_forces:
+                pred.append(r["forces"][a:b].reshape(-1))
+                s, e = calc.atom_offsets[k], calc.atom_offsets[k + 1]
+                ref.append(calc.ref_forces[s:e].reshape(-1))
+            if calc.use_stress:
+                pred.append(r["stress"][j])
+                ref.append(calc.ref_stress[k])
+            u = self.residual_fn(conf.identifier, b - a, conf.weight, torch.cat(pred),
+                                 torch.cat(ref), self.residual_data)
+            out.append(torch.as_tensor(u).reshape(-1))
+        return torch.cat(out)
+
+    def batch_loss(self, batch, create_graph=True):
+        u = self.batch_residual(batch, create_graph)
+        return 0.5 * torch.sum(u * u)
+
+    def get_loss(self, chunk=100):
+        """Loss of the whole data set with the current parameters (eval mode)."""
+        calc = self.calculator
+        calc.train(False)
+        try:
+            total = 0.0
+            for batch in calc.get_compute_arguments(chunk):
+                total += float(self.batch_loss(batch, create_graph=False).detach())
+        finally:
+            calc.train(True)
+        return total
+
+    # Objective-like pieces used by the UI (LossMonitor reads x0() and names()).
+    def x0(self):
+        return np.concatenate([p.detach().cpu().numpy().ravel().astype(float)
+                               for p in self.calculator.parameters()])
+
+    def names(self):
+        out = []
+        for key, m in self.calculator.models.items():
+            prefix = "" if key is None else f"{key}."
+            for name, p in m.named_parameters():
+                out += [f"{prefix}{name}[{i}]" for i in range(p.numel())]
+        return out
+
+    def bounds(self):
+        return None
+
+    def set_params(self, x):
+        x = np.asarray(x, dtype=float)
+        k = 0
+        with torch.no_grad():
+            for p in self.calculator.parameters():
+                n = p.numel()
+                p.copy_(torch.as_tensor(x[k:k + n], dtype=p.dtype).view_as(p))
+                k += n
+
+    # -- optimizer ---------------------------------------------------------------------
+    def make_optimizer(self, method="Adam", lr=None, **kwargs):
+        name = {m.lower(): m for m in TORCH_MINIMIZE_METHODS}.get(str(method).lower())
+        cls = getattr(torch.optim, name or str(method), None)
+        if cls is None or not isinstance(cls, type) or \
+                not issubclass(cls, torch.optim.Optimizer):
+            raise LossError(f"unknown torch optimizer {method!r}; expected one of "
+                            f"{', '.join(TORCH_MINIMIZE_METHODS)}")
+        if lr is not None:
+            kwargs["lr"] = lr
+        reuse = self.optimizer is not None and self.optimizer_method == cls.__name__
+        if not reuse:
+            try:
+                self.optimizer = cls(self.calculator.parameters(), **kwargs)
+            except TypeError as e:
+                raise LossError(f"torch.optim.{cls.__name__}: {e}") from None
+            self.optimizer_method = cls.__name__
+        else:
+            for group in self.optimizer.param_groups:
+                group.update(kwargs)
+        if self._pending_state is not None:
+            method_saved, state = self._pending_state
+            if method_saved != cls.__name__:
+                raise LossError(f"the loaded optimizer state is for {method_saved}, not "
+                                f"{cls.__name__}")
+            self.optimizer.load_state_dict(state)
+            if lr is not None:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+            self._pending_state = None
+        return self.optimizer
+
+    def save_optimizer_state(self, path="optimizer_state.pkl"):
+        """Write the optimizer's state dict (atomically)."""
+        if self.optimizer is None:
+            raise LossError("no optimizer yet: call minimize(...) first")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save({"method": self.optimizer_method,
+                        "state": self.optimizer.state_dict()}, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    def load_optimizer_state(self, path="optimizer_state.pkl"):
+        """Load an optimizer state; applied now, or by the next ``minimize`` with the same
+        method."""
+        try:
+            saved = torch.load(path, map_location=self.calculator.device, weights_only=False)
+            method, state = saved["method"], saved["state"]
+        except (OSError, RuntimeError, KeyError, TypeError) as e:
+            raise LossError(f"{path}: not an optimizer state file ({e})") from None
+        if self.optimizer is not None and self.optimizer_method == method:
+            self.optimizer.load_state_dict(copy.deepcopy(state))
+        else:
+            self._pending_state = (method, state)
+
+    # -- training ------------------------------------------------------------------------
+    def training_session(self, method="Adam", batch_size=100, num_epochs=100, start_epoch=0,
+                         lr=0.001, **kwargs) -> TrainingSession:
+        """A (not started) :class:`TrainingSession`; extra keywords go to the torch
+        optimizer, except the session's own (``keep_best``, ``shuffle``,
+        ``time_limit``, ``publish_hz``)."""
+        own = {k: kwargs.pop(k) for k in ("keep_best", "shuffle", "time_limit", "publish_hz")
+               if k in kwargs}
+        return TrainingSession(self, method=method, batch_size=batch_size,
+                               num_epochs=num_epochs, start_epoch=start_epoch, lr=lr,
+                               options=kwargs, **own)
+
+    fit_session = training_session
+
+    def minimize(self, method="Adam", batch_size=100, num_epochs=1000, start_epoch=0,
+                 lr=0.001, verbose=True, **kwargs):
+        """Train in the calling thread (Ctrl-C stops cleanly); returns the session's
+        result (``fun`` best epoch loss, ``history``).  With ``keep_best`` (default) the
+        model ends with the parameters of the epoch with the lowest loss."""
+        session = self.training_session(method, batch_size, num_epochs, start_epoch, lr,
+                                        **kwargs)
+        self.session = session
+        result = session.run()
+        if verbose:
+            for epoch, loss in session.history:
+                print(f"Epoch = {epoch:<6d} loss = {loss:.10e}")
+        if result.state == "failed":
+            raise LossError(f"training failed: {result.message}")
+        return result
