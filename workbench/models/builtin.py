@@ -10,7 +10,9 @@ on first use.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections import OrderedDict
 
 import numpy as np
@@ -42,6 +44,12 @@ def load_spec(module_name: str, name: str | None = None):
     if len(found) != 1:
         raise ModelError(f"{module_name} does not expose exactly one PotentialSpec.")
     return found[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_columns(compute) -> bool:
+    """Whether a spec's compute can restrict the Jacobian to some columns (saves work)."""
+    return "columns" in inspect.signature(compute).parameters
 
 
 class BuiltinModel(Model):
@@ -113,14 +121,18 @@ class BuiltinModel(Model):
         distance away from the batch's cutoff.
         """
         self.refresh_state(state)
-        res = self.spec.compute(state.batch, self.spec_params(),
-                                forces=forces, stress=stress, jacobian=jacobian)
+        extra = {}
         if jacobian and columns is not None:
             cols = np.asarray(columns, dtype=np.int64)
             nflat = sum(len(p) for p in self.model_params.values())
             if cols.size and (cols.min() < -nflat or cols.max() >= nflat):
                 raise ParameterError(f"Jacobian columns {cols.tolist()} are outside the "
                                      f"{nflat} flat parameters of {self._display_name()}.")
+            if _takes_columns(self.spec.compute):
+                extra["columns"] = cols % nflat
+        res = self.spec.compute(state.batch, self.spec_params(),
+                                forces=forces, stress=stress, jacobian=jacobian, **extra)
+        if jacobian and columns is not None:
             for attr in ("d_energy", "d_forces", "d_stress"):
                 arr = getattr(res, attr)
                 if arr is not None:
