@@ -116,14 +116,6 @@ def test_model_picker_lists_installed_kim_models(wb):
     assert "SW_StillingerWeber_1985_Si__MO_405512056662_005" in wb.picker.name_w.options
 
 
-def test_analysis_view_states_what_it_needs(wb):
-    from workbench.ui.analysis_view import analysis_api
-
-    if analysis_api() is None:
-        assert "analysis module" in wb.analysis.status_w.value
-        assert wb.analysis.refresh_w.disabled
-
-
 # ------------------------------------------------------------------ config file errors
 BASE = """\
 dataset:

@@ -108,6 +108,15 @@ class Workbench(w.VBox):
         self.calculator, loss = fc.build_loss(self.model, configs, self.fit_settings())
         return loss
 
+    def make_calculator(self, configs):
+        """A Calculator of the current model over ``configs`` (energy and forces), for the
+        analyses."""
+        from workbench.fit.calculator import Calculator
+
+        calc = Calculator(self.model)
+        calc.create(configs, use_energy=True, use_forces=True, use_stress=False)
+        return calc
+
     def set_model(self, model) -> None:
         """Fit ``model`` from now on (the ModelPicker calls this)."""
         if self.monitor.running:
