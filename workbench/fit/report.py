@@ -6,12 +6,12 @@ plotly.js is embedded once, so the file opens offline.  The file is written atom
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from workbench.atomic import write_text_atomic
 
 MAX_FORCE_POINTS = 20000
 
@@ -130,13 +130,5 @@ def write_report(path, title, history, splits, summary_lines=()) -> Path:
     for k, fig in enumerate(_figures(history, splits)):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(k == 0)))
     parts.append("</body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(parts))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, "\n".join(parts))
     return path

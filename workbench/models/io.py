@@ -15,13 +15,12 @@ file names it.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from workbench.atomic import write_text_atomic
 from workbench.errors import ConfigFileError, ModelError
 
 FORMAT = "workbench-model"
@@ -39,26 +38,6 @@ def model_to_dict(model) -> dict:
         "opt_params": list(model._opt_names),
         "params": {name: p.as_dict() for name, p in model.model_params.items()},
     }
-
-
-def write_text_atomic(path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
 
 
 def save_model(model, path) -> Path:
