@@ -148,6 +148,7 @@ def test_save_load_round_trip(tmp_path):
     assert back.get_opt_params_bounds() == [(None, None), (0.1, 1.0)]
 
 
+@pytest.mark.slow
 def test_fits_through_loss(si_configs):
     model = Buckingham(species=["Si"])
     model.set_opt_params(A=[[1500.0, 100.0, 5000.0]], rho=[[0.35, 0.2, 0.6]],
