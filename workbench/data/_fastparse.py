@@ -8,10 +8,7 @@ marks that file for the careful reader in :mod:`workbench.data.extxyz`, which pr
 values or the exact error message.  Accepted files therefore give the same result as the
 careful reader.
 
-Numbers are converted exactly: a mantissa of at most 18 significant digits that is
-<= 2**53, scaled by 10**e with |e| <= 22, is one correctly rounded multiplication or
-division of two exactly representable doubles (Clinger's fast path), hence equal to
-``float(text)``.  Tokens outside that range are left to Python's ``float()``.
+Numbers: see :mod:`._fastnum` (exact, or left to Python's ``float()``).
 """
 
 from __future__ import annotations
@@ -19,108 +16,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_P10 = np.array([float(f"1e{k}") for k in range(23)])
+from ._fastnum import K_CELL, K_COORD, K_ENERGY, K_FORCE, K_STRESS, _floats, _is, _pbc, \
+    _prefix_number, _push_slow, _ws
+
 _W = [np.frombuffer(w.encode(), np.uint8) for w in (
     "lattice", "pbc", "energy", "stress", "properties",
-    "species", "symbols", "element", "pos", "positions", "force", "forces",
-    "1", "t", "true", "0", "f", "false")]
+    "species", "symbols", "element", "pos", "positions", "force", "forces")]
 (_LATTICE, _PBC, _ENERGY, _STRESS, _PROPS, _SPECIES, _SYMBOLS, _ELEMENT, _POS, _POSITIONS,
- _FORCE, _FORCES, _ONE, _T, _TRUE, _ZERO, _F, _FALSE) = _W
+ _FORCE, _FORCES) = _W
 _MAXCOL = 256
-# kinds of slow tokens: where the value goes
-K_COORD, K_FORCE, K_CELL, K_ENERGY, K_STRESS = 0, 1, 2, 3, 4
 # flags per file
 F_LATTICE, F_ENERGY, F_FORCE, F_UNIFORM = 1, 2, 4, 8
-
-
-@njit(cache=True, nogil=True)
-def _is(buf, s, e, word):
-    """Bytes [s, e) equal ``word`` ignoring ASCII case."""
-    if e - s != word.size:
-        return False
-    for k in range(word.size):
-        c = buf[s + k]
-        if 65 <= c <= 90:
-            c += 32
-        if c != word[k]:
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _number(buf, s, e):
-    """(value, kind) of the token [s, e): kind 0 exact, 1 plain decimal that needs
-    Python's float(), 2 anything else."""
-    i = s
-    neg = False
-    c = buf[i]
-    if c == 45 or c == 43:
-        neg = c == 45
-        i += 1
-    m = 0
-    nsig = 0
-    ndig = 0
-    dexp = 0
-    big = False
-    while i < e and 48 <= buf[i] <= 57:
-        d = np.int64(buf[i]) - 48
-        ndig += 1
-        if m != 0 or d != 0:
-            if nsig < 18:
-                m = m * 10 + d
-                nsig += 1
-            else:
-                big = True
-        i += 1
-    if i < e and buf[i] == 46:
-        i += 1
-        while i < e and 48 <= buf[i] <= 57:
-            d = np.int64(buf[i]) - 48
-            ndig += 1
-            if m != 0 or d != 0:
-                if nsig < 18:
-                    m = m * 10 + d
-                    nsig += 1
-                    dexp -= 1
-                else:
-                    big = True
-            else:
-                dexp -= 1
-            i += 1
-    if ndig == 0:
-        return 0.0, 2
-    x = 0
-    if i < e and (buf[i] == 101 or buf[i] == 69):
-        i += 1
-        eneg = False
-        if i < e and (buf[i] == 45 or buf[i] == 43):
-            eneg = buf[i] == 45
-            i += 1
-        nd = 0
-        while i < e and 48 <= buf[i] <= 57:
-            if nd < 6:
-                x = x * 10 + (np.int64(buf[i]) - 48)
-            else:
-                big = True
-            nd += 1
-            i += 1
-        if nd == 0:
-            return 0.0, 2
-        if eneg:
-            x = -x
-    if i != e:
-        return 0.0, 2
-    if m == 0 and not big:
-        return (-0.0 if neg else 0.0), 0
-    x += dexp
-    if big or m > 9007199254740992 or x < -22 or x > 22:
-        return 0.0, 1
-    v = np.float64(m)
-    if x >= 0:
-        v = v * _P10[x]
-    else:
-        v = v / _P10[-x]
-    return (-v if neg else v), 0
+__all__ = ["parse_batch", "K_COORD", "K_FORCE", "K_CELL", "K_ENERGY", "K_STRESS", "F_LATTICE",
+           "F_ENERGY", "F_FORCE", "F_UNIFORM"]
 
 
 @njit(cache=True, nogil=True)
@@ -157,77 +65,6 @@ def _line(buf, p, e):
     if ce > p and buf[ce - 1] == 13:
         ce -= 1
     return ce, (j + 1 if j < e else e)
-
-
-@njit(cache=True, nogil=True)
-def _ws(buf, p, e):
-    while p < e and (buf[p] == 32 or buf[p] == 9):
-        p += 1
-    return p
-
-
-@njit(cache=True, nogil=True)
-def _tok_end(buf, p, e, comma):
-    while p < e and buf[p] != 32 and buf[p] != 9 and not (comma and buf[p] == 44):
-        p += 1
-    return p
-
-
-@njit(cache=True, nogil=True)
-def _push_slow(slow, nslow, f, kind, idx, s, e):
-    if nslow == slow.shape[0]:
-        new = np.empty((2 * nslow, 5), np.int64)
-        new[:nslow] = slow
-        slow = new
-    slow[nslow, 0] = f
-    slow[nslow, 1] = kind
-    slow[nslow, 2] = idx
-    slow[nslow, 3] = s
-    slow[nslow, 4] = e
-    return slow, nslow + 1
-
-
-@njit(cache=True, nogil=True)
-def _floats(buf, s, e, out, row, maxn, f, kind, slow, nslow):
-    """Parse the numbers of a header value into out[row, :]; returns (count or -1, ...)."""
-    n = 0
-    p = s
-    while True:
-        while p < e and (buf[p] == 32 or buf[p] == 9 or buf[p] == 44):
-            p += 1
-        if p >= e:
-            break
-        q = _tok_end(buf, p, e, True)
-        if n >= maxn:
-            return -1, slow, nslow
-        v, k = _number(buf, p, q)
-        if k == 2:
-            return -1, slow, nslow
-        out[row, n] = v
-        if k == 1:
-            slow, nslow = _push_slow(slow, nslow, f, kind, row * out.shape[1] + n, p, q)
-        n += 1
-        p = q
-    return n, slow, nslow
-
-
-@njit(cache=True, nogil=True)
-def _pbc(buf, s, e, out, row):
-    n = 0
-    p = _ws(buf, s, e)
-    while p < e:
-        q = _tok_end(buf, p, e, False)
-        if n >= 3:
-            return False
-        if _is(buf, p, q, _ONE) or _is(buf, p, q, _T) or _is(buf, p, q, _TRUE):
-            out[row, n] = 1
-        elif _is(buf, p, q, _ZERO) or _is(buf, p, q, _F) or _is(buf, p, q, _FALSE):
-            out[row, n] = 0
-        else:
-            return False
-        n += 1
-        p = _ws(buf, q, e)
-    return n == 3
 
 
 @njit(cache=True, nogil=True)
@@ -416,44 +253,52 @@ def _file(buf, s, e, f, a, roles, spans, cell, pbc, energy, stress, nstress, fla
     for j in range(n):
         if p >= e:
             return -1, slow, nslow
-        ce, nxt = _line(buf, p, e)
         col = 0
-        q = _ws(buf, p, ce)
-        while q < ce:
-            r = _tok_end(buf, q, ce, False)
+        while True:
+            while p < e and (buf[p] == 32 or buf[p] == 9):
+                p += 1
+            if p >= e or buf[p] == 10 or buf[p] == 13:
+                break
             if col >= ncol:
                 return -1, slow, nslow
+            q = p
             role = roles[col]
-            if role == 0:
-                if r - q > 3:
-                    return -1, slow, nslow
-                code = 0
-                for k in range(r - q):
-                    code |= np.int64(buf[q + k]) << (8 * k)
-                spc[a + j] = code
-                if j == 0:
-                    first = code
-                elif code != first:
-                    fl &= ~F_UNIFORM
-            elif role > 0:
-                v, kd = _number(buf, q, r)
-                if kd == 2:
+            if role > 0:
+                v, kd, p = _prefix_number(buf, q, e)
+                if kd == 2 or (p < e and buf[p] != 32 and buf[p] != 9 and buf[p] != 10
+                               and buf[p] != 13):
                     return -1, slow, nslow
                 if role <= 3:
                     coords[a + j, role - 1] = v
                     if kd == 1:
                         slow, nslow = _push_slow(slow, nslow, f, K_COORD,
-                                                 3 * (a + j) + role - 1, q, r)
+                                                 3 * (a + j) + role - 1, q, p)
                 else:
                     forces[a + j, role - 4] = v
                     if kd == 1:
                         slow, nslow = _push_slow(slow, nslow, f, K_FORCE,
-                                                 3 * (a + j) + role - 4, q, r)
+                                                 3 * (a + j) + role - 4, q, p)
+            else:
+                while p < e and buf[p] != 10 and buf[p] != 13 and buf[p] != 32 \
+                        and buf[p] != 9:
+                    p += 1
+                if role == 0:
+                    if p - q > 3:
+                        return -1, slow, nslow
+                    code = 0
+                    for k in range(p - q):
+                        code |= np.int64(buf[q + k]) << (8 * k)
+                    spc[a + j] = code
+                    if j == 0:
+                        first = code
+                    elif code != first:
+                        fl &= ~F_UNIFORM
             col += 1
-            q = _ws(buf, r, ce)
         if col != ncol:
             return -1, slow, nslow
-        p = nxt
+        if p < e and buf[p] == 13:
+            p += 1
+        p += 1
     for i in range(p, e):
         c = buf[i]
         if c != 32 and c != 9 and c != 10 and c != 13:
