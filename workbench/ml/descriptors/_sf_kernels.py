@@ -100,6 +100,7 @@ def environment(i, start, stop, species, nb_j, nb_d, rcut, cut_kind,
             has4 = True
         else:
             has5 = True
+    fast4 = has4 and not has5
     rr = np.empty(nn)
     fc = np.empty(nn)
     dfc = np.empty(nn)
@@ -119,7 +120,7 @@ def environment(i, start, stop, species, nb_j, nb_d, rcut, cut_kind,
             for u in range(ne):
                 er[s, u] = math.exp(-eta_u[u] * r * r)
     ejk = np.empty(ne)
-    G3 = np.zeros((nn if grad else 0, 3, n3))
+    G3 = np.zeros((nn if grad and not fast4 else 0, 3, n3))
     tg = np.zeros(n3)
     tij = np.zeros(n3)
     tik = np.zeros(n3)
@@ -160,7 +161,7 @@ def environment(i, start, stop, species, nb_j, nb_d, rcut, cut_kind,
                 G[sj, 0, q] += sc * dijx
                 G[sj, 1, q] += sc * dijy
                 G[sj, 2, q] += sc * dijz
-        if n3 == 0:
+        if n3 == 0 or fast4:
             continue
         for sk in range(sj + 1, nn):
             if not inside[sk]:
@@ -263,7 +264,25 @@ def environment(i, start, stop, species, nb_j, nb_d, rcut, cut_kind,
                     gk[0, p] += a_ik * dikx + a_jk * djkx
                     gk[1, p] += a_ik * diky + a_jk * djky
                     gk[2, p] += a_ik * dikz + a_jk * djkz
-    if grad and n3 > 0:
+    if fast4:
+        zacc = np.zeros(n3)
+        S = np.zeros((nn if grad else 0, n3))
+        C = np.zeros((nn if grad else 0, 3, n3))
+        m2eta = np.empty(n3)
+        for p in range(n3):
+            m2eta[p] = -2.0 * eta_u[three_eta_u[p]]
+        g4_triplets(start, nn, si, species, nb_j, nb_d, rcut, cut_kind, rr, fc, dfc, er,
+                    inside, three_eta_u, three_zl_u, three_p2, m2eta, eta_u, zeta_u, lam_u,
+                    grad, zacc, S, C)
+        for p in range(n3):
+            zrow[three_idx[p]] += zacc[p]
+        if grad:
+            for sj in range(nn):
+                for x in range(3):
+                    d = nb_d[start + sj, x]
+                    for p in range(n3):
+                        G[sj, x, three_idx[p]] += S[sj, p] * d + C[sj, x, p]
+    elif grad and n3 > 0:
         for sj in range(nn):
             for x in range(3):
                 for p in range(n3):
@@ -301,27 +320,44 @@ def symmetry_functions_batch(config_offsets, species, pair_offsets, pair_j, pair
             if not grad:
                 continue
             il = i - a0
-            for s in range(nn):
-                jl = pair_j[start + s] - a0
-                dx = pair_d[start + s, 0]
-                dy = pair_d[start + s, 1]
-                dz = pair_d[start + s, 2]
+            if grad_f:
+                # one row (i, q) at a time: the neighbor columns of a row are close in
+                # memory, and atom i's own column is written once per row
                 for q in range(ndesc):
-                    gx = G[s, 0, q]
-                    gy = G[s, 1, q]
-                    gz = G[s, 2, q]
-                    if grad_f:
-                        base = dr_offsets[c] + ((il * ndesc + q) * n) * 3
-                        dzdr[base + 3 * jl] += gx
-                        dzdr[base + 3 * jl + 1] += gy
-                        dzdr[base + 3 * jl + 2] += gz
-                        dzdr[base + 3 * il] -= gx
-                        dzdr[base + 3 * il + 1] -= gy
-                        dzdr[base + 3 * il + 2] -= gz
-                    if grad_s:
+                    row = dr_offsets[c] + ((il * ndesc + q) * n) * 3
+                    sx = 0.0
+                    sy = 0.0
+                    sz = 0.0
+                    for s in range(nn):
+                        col = row + 3 * (pair_j[start + s] - a0)
+                        gx = G[s, 0, q]
+                        gy = G[s, 1, q]
+                        gz = G[s, 2, q]
+                        dzdr[col] += gx
+                        dzdr[col + 1] += gy
+                        dzdr[col + 2] += gz
+                        sx += gx
+                        sy += gy
+                        sz += gz
+                    dzdr[row + 3 * il] -= sx
+                    dzdr[row + 3 * il + 1] -= sy
+                    dzdr[row + 3 * il + 2] -= sz
+            if grad_s:
+                for s in range(nn):
+                    dx = pair_d[start + s, 0]
+                    dy = pair_d[start + s, 1]
+                    dz = pair_d[start + s, 2]
+                    for q in range(ndesc):
+                        gx = G[s, 0, q]
+                        gy = G[s, 1, q]
+                        gz = G[s, 2, q]
                         dzds[i, q, 0] += gx * dx
                         dzds[i, q, 1] += gy * dy
                         dzds[i, q, 2] += gz * dz
                         dzds[i, q, 3] += gy * dz
                         dzds[i, q, 4] += gz * dx
                         dzds[i, q, 5] += gx * dy
+
+
+# the G4 fast path uses cutoff_fast / _int_pow above, so it is imported after them
+from workbench.ml.descriptors._sf_g4 import g4_triplets  # noqa: E402
