@@ -18,9 +18,13 @@ One configuration per file::
   energy/length^3 units of the data (eV/A^3 for the bundled sets); no sign or unit change
   is applied anywhere in the data layer.
 
-Speed: the file is read once, the atom block split into a string array, and numeric
-columns converted and validated with vectorized numpy operations.  Only when that fast path
-finds something wrong does a slower per-line pass run to name the offending line.
+This is the careful reader: it accepts the whole dialect and names the file and line of
+every problem.  ``Dataset`` first parses all files of a directory together with the batch
+parser of :mod:`workbench.data._fastread` (same values bit for bit) and hands the files that
+parser does not accept to :func:`read_extxyz`.  Here the file is read once, the atom block
+split into a string array, and numeric columns converted and validated with vectorized
+numpy operations; only when that finds something wrong does a slower per-line pass run to
+name the offending line.
 
 The writer uses ``repr`` formatting (shortest string that round-trips), so
 ``read_extxyz(write_extxyz(x))`` gives back the same float64 values bit for bit.
