@@ -1,6 +1,7 @@
 """Atomic-environment descriptors with analytic derivatives."""
 
 from workbench.ml.descriptors._base import DescriptorError
+from workbench.ml.descriptors.bispectrum import Bispectrum, bispectrum_default
 from workbench.ml.descriptors.descriptor import (
     Descriptor,
     show_available_descriptors,
@@ -10,6 +11,6 @@ from workbench.ml.descriptors.descriptor import (
 from workbench.ml.descriptors.symmetry_function import SymmetryFunction
 from workbench.ml.fingerprints import generate_fingerprints, load_fingerprints
 
-__all__ = ["Descriptor", "DescriptorError", "SymmetryFunction", "generate_fingerprints",
-           "load_fingerprints", "show_available_descriptors", "symmetry_functions_set30",
+__all__ = ["Bispectrum", "Descriptor", "DescriptorError", "SymmetryFunction",
+           "bispectrum_default", "generate_fingerprints", "load_fingerprints", "show_available_descriptors", "symmetry_functions_set30",
            "symmetry_functions_set51"]

@@ -12,12 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.ml.descriptors.bispectrum import Bispectrum, bispectrum_default
 from workbench.ml.descriptors.hyperparams import get_set30, get_set51
 from workbench.ml.descriptors.symmetry_function import SymmetryFunction
 
 _AVAILABLE = {
     "SymmetryFunctions": "Behler G1-G5 symmetry functions; hyperparameters as "
                          "SymmetryFunction's dict, e.g. symmetry_functions_set51()",
+    "Bispectrum": "SNAP bispectrum components B(j1, j2, j); hyperparameters as "
+                  "Bispectrum's dict, e.g. bispectrum_default(species)",
 }
 
 
@@ -44,8 +47,9 @@ class Descriptor:
         cutoff: cutoff radius (Å).
         species: chemical symbols the configurations may contain.
         descriptor: one of :func:`show_available_descriptors`.
-        hyperparameters: the descriptor's hyperparameters (default: set51).
-        cutoff_function: ``"cos"``, ``"P3"`` or ``"P7"``.
+        hyperparameters: the descriptor's hyperparameters (default: set51 for the
+            symmetry functions, ``bispectrum_default(species)`` for the bispectrum).
+        cutoff_function: ``"cos"``, ``"P3"`` or ``"P7"`` (the bispectrum: ``"cos"``).
     """
 
     def __init__(self, cutoff: float, species: list[str],
@@ -59,13 +63,19 @@ class Descriptor:
         self.cutoff = float(cutoff)
         self.species = list(species)
         self.descriptor_name = descriptor
-        if hyperparameters is None:
-            hyperparameters = symmetry_functions_set51()
-        self.hyperparameters = hyperparameters
         cut = {f"{a}-{b}": self.cutoff for k, a in enumerate(self.species)
                for b in self.species[k:]}
-        self._impl = SymmetryFunction(cut, cutoff_function, hyperparameters,
-                                      normalize=False, dtype=np.float64)
+        if descriptor == "Bispectrum":
+            if hyperparameters is None:
+                hyperparameters = bispectrum_default(self.species)
+            self._impl = Bispectrum(cut, cutoff_function, hyperparameters,
+                                    normalize=False, dtype=np.float64)
+        else:
+            if hyperparameters is None:
+                hyperparameters = symmetry_functions_set51()
+            self._impl = SymmetryFunction(cut, cutoff_function, hyperparameters,
+                                          normalize=False, dtype=np.float64)
+        self.hyperparameters = hyperparameters
 
     @property
     def width(self) -> int:
