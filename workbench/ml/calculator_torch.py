@@ -25,9 +25,60 @@ import torch
 
 from workbench.errors import LossError, ModelError
 import workbench.ml.descriptors  # noqa: F401  (imports fingerprints in the right order)
+from workbench.ml._force_kernels import (
+    blocks_from_dense,
+    force_loss_and_grad,
+    forces_from_blocks,
+    grad_from_blocks,
+)
 from workbench.ml.fingerprints import load_fingerprints
 
 logger = logging.getLogger(__name__)
+
+
+class _BlockForces(torch.autograd.Function):
+    """forces = -(dE/dzeta) . (dzeta/dr) over the atom-pair blocks, and its adjoint."""
+
+    @staticmethod
+    def forward(ctx, g, calc, configs, r0):
+        gn = np.ascontiguousarray(g.detach().cpu().numpy())
+        out = np.zeros((gn.shape[0], 3), dtype=gn.dtype)
+        forces_from_blocks(gn, calc._blk_val, calc._blk_i, calc._blk_k, calc._blk_off,
+                           configs, r0, out)
+        ctx.args = (calc, configs, r0, gn.shape)
+        return torch.from_numpy(out).to(g.device)
+
+    @staticmethod
+    def backward(ctx, grad_forces):
+        calc, configs, r0, shape = ctx.args
+        gf = np.ascontiguousarray(grad_forces.detach().cpu().numpy())
+        out = np.zeros(shape, dtype=gf.dtype)
+        grad_from_blocks(gf, calc._blk_val, calc._blk_i, calc._blk_k, calc._blk_off,
+                         configs, r0, out)
+        return torch.from_numpy(out).to(grad_forces.device), None, None, None
+
+
+class _FusedForceLoss(torch.autograd.Function):
+    """½ sum over the batch of (scale · (F − F_ref))², F = −(dE/dzeta)·(dzeta/dr), with its
+    gradient w.r.t. dE/dzeta computed in the same sweep (see ``force_loss_and_grad``)."""
+
+    @staticmethod
+    def forward(ctx, g, calc, configs, r0, fscale, fref):
+        gn = np.ascontiguousarray(g.detach().cpu().numpy())
+        forces = np.zeros((gn.shape[0], 3), dtype=gn.dtype)
+        gforces = np.zeros_like(forces)
+        dg = np.zeros_like(gn)
+        loss = np.zeros(len(configs))
+        force_loss_and_grad(gn, calc._blk_val, calc._blk_i, calc._blk_k, calc._blk_off,
+                            configs, r0, calc.atom_offsets, calc.natoms, fscale, fref,
+                            forces, gforces, dg, loss)
+        ctx.dg = torch.from_numpy(dg).to(g.device)
+        ctx.forces = forces
+        return torch.tensor(loss.sum(), dtype=g.dtype, device=g.device)
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        return grad_loss * ctx.dg, None, None, None, None, None
 
 
 class CalculatorTorch:
@@ -126,21 +177,35 @@ class CalculatorTorch:
         self.ref_forces = ref("forces", lambda k: (nat[k], 3))
         self.ref_stress = ref("stress", lambda k: (1, 6))
         if self.use_forces:
-            # group configurations by atom count: one (C_n, n*D, 3n) tensor per count
-            self._group_of = np.zeros(len(entries), dtype=np.int64)
-            self._pos_in_group = np.zeros(len(entries), dtype=np.int64)
-            self._groups = {}
-            for n in np.unique(nat):
-                members = np.flatnonzero(nat == n)
-                self._group_of[members] = n
-                self._pos_in_group[members] = np.arange(len(members))
-                stack = np.stack([entries[k]["dzetadr_forces"].reshape(n * self.D, 3 * n)
-                                  for k in members])
-                self._groups[int(n)] = dense(stack)
+            # atom-pair blocks of dzeta/dr (see _force_kernels); float in the model dtype
+            np_dt = np.float64 if dt == torch.float64 else np.float32
+            bi, bk, bv, off = [], [], [], [0]
+            scale = max((float(np.abs(e["dzetadr_forces"]).max()) for e in entries
+                         if e["dzetadr_forces"].size), default=0.0)
+            for e in entries:
+                i, k, v = blocks_from_dense(np.asarray(e["dzetadr_forces"], np_dt),
+                                            rel * scale)
+                v[np.abs(v) < rel * scale] = 0.0
+                bi.append(i)
+                bk.append(k)
+                bv.append(v)
+                off.append(off[-1] + len(i))
+            self._blk_i = np.concatenate(bi)
+            self._blk_k = np.concatenate(bk)
+            self._blk_val = np.ascontiguousarray(np.concatenate(bv), dtype=np_dt)
+            self._blk_off = np.asarray(off, dtype=np.int64)
         if self.use_stress:
             self.dzds = dense(np.concatenate([e["dzetadr_stress"] for e in entries]))
             self.volume = torch.as_tensor([float(e["volume"]) for e in entries],
                                           dtype=dt, device=dev)
+
+    def dzetadr_dense(self, k):
+        """Dense (n, D, 3n) dzeta/dr of configuration ``k`` (normalized), float64."""
+        n = int(self.natoms[k])
+        out = np.zeros((n, n, self.D, 3))
+        a, b = self._blk_off[k], self._blk_off[k + 1]
+        out[self._blk_i[a:b], self._blk_k[a:b]] = self._blk_val[a:b]
+        return out.transpose(0, 2, 1, 3).reshape(n, self.D, 3 * n)
 
     def _require_created(self):
         if not self._created:
@@ -175,7 +240,13 @@ class CalculatorTorch:
         model.set_segments(seg)
         return model(zeta_b).reshape(-1)
 
-    def forward(self, batch, forces=None, stress=None, create_graph=True):
+    def force_loss(self, r, batch, fscale, fref):
+        """The force term of the loss of ``batch`` from ``forward(..., forces=False,
+        grad=True)``'s ``dE_dzeta`` (fused forces + residual + adjoint sweep)."""
+        return _FusedForceLoss.apply(r["dE_dzeta"], self, np.asarray(batch, dtype=np.int64),
+                                     r["batch_offsets"][:-1].cpu().numpy(), fscale, fref)
+
+    def forward(self, batch, forces=None, stress=None, create_graph=True, grad=False):
         """Energies (B,), forces (atoms of the batch, 3) and stresses (B, 6) of the
         configurations ``batch`` (indices), differentiable w.r.t. the parameters."""
         self._require_created()
@@ -188,7 +259,7 @@ class CalculatorTorch:
         bstart = torch.cumsum(counts, 0) - counts
         atom_idx = (self._off_t[idx] - bstart)[seg] + torch.arange(len(seg), device=self.device)
         zeta_b = self.zeta[atom_idx]
-        need_grad = forces or stress
+        need_grad = forces or stress or grad
         if need_grad:
             zeta_b = zeta_b.detach().requires_grad_(True)
         e_atom = self._atom_energies(zeta_b, self.species[atom_idx], seg)
@@ -198,22 +269,10 @@ class CalculatorTorch:
         if not need_grad:
             return out
         (g,) = torch.autograd.grad(e_atom.sum(), zeta_b, create_graph=create_graph)
+        out["dE_dzeta"] = g
         if forces:
-            f = torch.zeros(len(seg), 3, dtype=g.dtype, device=self.device)
-            batch_np = np.asarray(batch, dtype=np.int64)
-            gid = self._group_of[batch_np]
-            bstart_np = bstart.cpu().numpy()
-            for n in np.unique(gid):
-                n = int(n)
-                sel = np.flatnonzero(gid == n)
-                rows = torch.as_tensor(bstart_np[sel][:, None] + np.arange(n),
-                                       device=self.device)
-                gsel = g[rows.reshape(-1)].reshape(len(sel), n * self.D)
-                J = self._groups[n][torch.as_tensor(self._pos_in_group[batch_np[sel]],
-                                                    device=self.device)]
-                fk = -torch.einsum("bk,bkf->bf", gsel, J).reshape(len(sel) * n, 3)
-                f = f.index_copy(0, rows.reshape(-1), fk)
-            out["forces"] = f
+            out["forces"] = _BlockForces.apply(
+                g, self, np.asarray(batch, dtype=np.int64), bstart.cpu().numpy())
         if stress:
             per_atom = torch.einsum("aq,aqs->as", g, self.dzds[atom_idx])
             s = torch.zeros(B, 6, dtype=g.dtype, device=self.device).index_add(0, seg, per_atom)

@@ -59,11 +59,9 @@ class LinearRegression(ModelTorch):
             if not calc.use_forces:
                 raise ParameterError("fit(use_forces=True) needs a calculator created with "
                                      "use_forces=True")
-            D = calc.D
             for k in range(C):
                 n = int(nat[k])
-                J = calc._groups[n][int(calc._pos_in_group[k])].detach().cpu().double()
-                J = J.numpy().reshape(n, D, 3 * n).sum(axis=0).T  # (3n, D)
+                J = calc.dzetadr_dense(k).sum(axis=0).T  # (3n, D)
                 A.append(np.column_stack([np.zeros(3 * n), -J]))
                 a, b = calc.atom_offsets[k], calc.atom_offsets[k + 1]
                 y.append(calc.ref_forces[a:b].detach().cpu().double().numpy().ravel())

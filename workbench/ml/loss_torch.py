@@ -86,6 +86,8 @@ class LossNeuralNetworkModel:
         self.f_scale = torch.as_tensor(np.repeat(scale, calc.natoms)[:, None] * fw,
                                        dtype=dt, device=dev)
         self.s_scale = torch.as_tensor(scale[:, None] * sw, dtype=dt, device=dev)
+        self._f_scale_np = np.ascontiguousarray(self.f_scale.cpu().numpy())
+        self._f_ref_np = np.ascontiguousarray(calc.ref_forces.cpu().numpy())
 
     # -- objective -----------------------------------------------------------------------
     def batch_residual(self, batch, create_graph=True):
@@ -131,8 +133,24 @@ class LossNeuralNetworkModel:
         return torch.cat(out)
 
     def batch_loss(self, batch, create_graph=True):
-        u = self.batch_residual(batch, create_graph)
-        return 0.5 * torch.sum(u * u)
+        """½‖u‖² of the configurations ``batch``; for the built-in residuals the force
+        term is evaluated with the fused kernel (same value, one sweep)."""
+        if not (self.builtin and self.use[1] and self.calculator.device.type == "cpu"):
+            u = self.batch_residual(batch, create_graph)
+            return 0.5 * torch.sum(u * u)
+        calc = self.calculator
+        use_e, _, use_s = self.use
+        r = calc.forward(batch, forces=False, stress=calc.use_stress and use_s,
+                         create_graph=create_graph, grad=True)
+        idx = torch.as_tensor(np.asarray(batch, dtype=np.int64), device=calc.device)
+        total = calc.force_loss(r, batch, self._f_scale_np, self._f_ref_np)
+        if use_e:
+            u = self.e_scale[idx] * (r["energy"] - calc.ref_energy[idx])
+            total = total + 0.5 * torch.sum(u * u)
+        if use_s:
+            u = self.s_scale[idx] * (r["stress"] - calc.ref_stress[idx])
+            total = total + 0.5 * torch.sum(u * u)
+        return total
 
     def get_loss(self, chunk=100):
         """Loss of the whole data set with the current parameters (eval mode)."""
