@@ -1,6 +1,9 @@
 """Fast path of the symmetry functions when every three-body function is a G4 (the
-published sets): the triplet loop is arranged so that its innermost loop runs over all
-angular functions with no branches and unit-stride arrays (SIMD-friendly).
+published sets): the triplet loop is arranged so that its innermost loop has no
+branches and no index lookups (SIMD-friendly).  Sums are accumulated for every
+combination of a unique eta (e) and a unique (zeta, lambda) pair (u), a dense (e, u)
+table; the functions asked for are picked from it once per atom.  The caller uses this
+path only when the table is not much larger than the list of functions.
 
 For a triplet (i, j, k) and G4 function p = (zeta, lambda, eta):
 
@@ -15,7 +18,7 @@ Treating the three distances as independent, dg_p/dr_ab / r_ab is
 and the gradient with respect to the displacement vectors d_ij, d_ik is
 t_ij d_ij - t_jk d_jk and t_ik d_ik + t_jk d_jk (d_jk = d_ik - d_ij).  The t_ij / t_ik
 parts are accumulated as scalars per neighbor slot and multiplied by the slot's vector
-once at the end.
+once at the end.  The factor c_p depends on u only and is applied when picking.
 """
 
 from __future__ import annotations
@@ -30,18 +33,21 @@ from workbench.ml.descriptors._sf_kernels import _int_pow, cutoff_fast
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def g4_triplets(start, nn, si, species, nb_j, nb_d, rcut, cut_kind, rr, fc, dfc, er,
-                inside, ue, uz, p2, m2eta, eta_u, zeta_u, lam_u, grad, zacc, S, C):
-    """Accumulate the G4 sums of one atom: ``zacc[p]``; when grad, ``S[s, p]`` (scalar
-    coefficient of slot s's own displacement) and ``C[s, x, p]`` (cross terms)."""
-    n3 = p2.shape[0]
+                inside, m2eta, eta_u, zeta_u, lam_u, grad, zacc, S, C):
+    """Accumulate the G4 sums of one atom for every (unique eta e, unique (zeta, lambda)
+    u) combination, without the 2^(1-zeta) factor, flattened as k = e * nz + u:
+    ``zacc[k]``; when grad, ``S[s, k]`` (scalar coefficient of slot s's own displacement)
+    and ``C[s, x, k]`` (cross terms).
+    The dense (e, u) layout keeps the innermost loop free of index lookups."""
     ne = eta_u.shape[0]
     nz = zeta_u.shape[0]
-    ejk = np.empty(ne)
+    E = np.empty(ne)
+    tg = np.empty(ne * nz)
+    tij = np.empty(ne * nz)
+    tik = np.empty(ne * nz)
+    tjk = np.empty(ne * nz)
     pw = np.empty(nz)
     dpw = np.empty(nz)
-    E = np.empty(n3)
-    P = np.empty(n3)
-    dP = np.empty(n3)
     for sj in range(nn):
         if not inside[sj]:
             continue
@@ -73,10 +79,7 @@ def g4_triplets(start, nn, si, species, nb_j, nb_d, rcut, cut_kind, rr, fc, dfc,
             fcik = fc[sk]
             dfcik = dfc[sk]
             fcjk, dfcjk = cutoff_fast(rjk, rcjk, cut_kind)
-            rij2 = rij * rij
-            rik2 = rik * rik
             inv_ik = 1.0 / rik
-            inv_jk = 1.0 / rjk
             cos_t = (dijx * dikx + dijy * diky + dijz * dikz) * inv_ij * inv_ik
             for u in range(nz):
                 base = 1.0 + lam_u[u] * cos_t
@@ -87,45 +90,58 @@ def g4_triplets(start, nn, si, species, nb_j, nb_d, rcut, cut_kind, rr, fc, dfc,
                     a, am1 = _int_pow(base, zeta_u[u])
                     pw[u] = a
                     dpw[u] = zeta_u[u] * am1 * lam_u[u]
-            for e in range(ne):
-                ejk[e] = er[sj, e] * er[sk, e] * math.exp(-eta_u[e] * rjk2)
-            for p in range(n3):
-                E[p] = ejk[ue[p]]
-                P[p] = pw[uz[p]]
-                dP[p] = dpw[uz[p]]
             F = fcij * fcik * fcjk
+            for e in range(ne):
+                E[e] = er[sj, e] * er[sk, e] * math.exp(-eta_u[e] * rjk2)
             if not grad:
-                for p in range(n3):
-                    zacc[p] += p2[p] * E[p] * P[p] * F
+                for e in range(ne):
+                    Ee = E[e] * F
+                    for u in range(nz):
+                        zacc[e * nz + u] += Ee * pw[u]
                 continue
-            # dcos/dr_ab / r_ab and dF/dr_ab / r_ab with independent distances
+            rij2 = rij * rij
+            rik2 = rik * rik
+            inv_jk = 1.0 / rjk
+            # dcos/dr_ab / r_ab and (dF/dr_ab / r_ab) / F with independent distances
             cij = (rij2 - rik2 + rjk2) / (2.0 * rij2 * rik) * inv_ij
             cik = (rik2 - rij2 + rjk2) / (2.0 * rij * rik2) * inv_ik
             cjk = -inv_ij * inv_ik
             fij = dfcij * fcik * fcjk * inv_ij
             fik = fcij * dfcik * fcjk * inv_ik
             fjk = fcij * fcik * dfcjk * inv_jk
-            Sj = S[sj]
-            Sk = S[sk]
-            Cjx = C[sj, 0]
-            Cjy = C[sj, 1]
-            Cjz = C[sj, 2]
-            Ckx = C[sk, 0]
-            Cky = C[sk, 1]
-            Ckz = C[sk, 2]
-            for p in range(n3):
-                a = p2[p] * E[p]
-                ap = a * P[p]
-                g = ap * F
-                h = a * dP[p] * F
-                m = m2eta[p] * g
-                tjk = h * cjk + m + ap * fjk
-                zacc[p] += g
-                Sj[p] += h * cij + m + ap * fij
-                Sk[p] += h * cik + m + ap * fik
-                Cjx[p] -= tjk * djkx
-                Cjy[p] -= tjk * djky
-                Cjz[p] -= tjk * djkz
-                Ckx[p] += tjk * djkx
-                Cky[p] += tjk * djky
-                Ckz[p] += tjk * djkz
+            for e in range(ne):
+                Ef = E[e]
+                Ee = Ef * F
+                me = m2eta[e]
+                for u in range(nz):
+                    k = e * nz + u
+                    g = Ee * pw[u]
+                    h = Ee * dpw[u]
+                    ap = Ef * pw[u]
+                    m = me * g
+                    tg[k] = g
+                    tij[k] = h * cij + m + ap * fij
+                    tik[k] = h * cik + m + ap * fik
+                    tjk[k] = h * cjk + m + ap * fjk
+            # one output per loop: simple streams the compiler vectorizes
+            _acc(zacc, tg)
+            _acc(S[sj], tij)
+            _acc(S[sk], tik)
+            _axpy(C[sj, 0], tjk, -djkx)
+            _axpy(C[sj, 1], tjk, -djky)
+            _axpy(C[sj, 2], tjk, -djkz)
+            _axpy(C[sk, 0], tjk, djkx)
+            _axpy(C[sk, 1], tjk, djky)
+            _axpy(C[sk, 2], tjk, djkz)
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _acc(out, v):
+    for k in range(v.shape[0]):
+        out[k] += v[k]
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _axpy(out, v, a):
+    for k in range(v.shape[0]):
+        out[k] += a * v[k]

@@ -100,7 +100,7 @@ def environment(i, start, stop, species, nb_j, nb_d, rcut, cut_kind,
             has4 = True
         else:
             has5 = True
-    fast4 = has4 and not has5
+    fast4 = has4 and not has5 and ne * nz <= 2 * n3
     rr = np.empty(nn)
     fc = np.empty(nn)
     dfc = np.empty(nn)
@@ -265,23 +265,22 @@ def environment(i, start, stop, species, nb_j, nb_d, rcut, cut_kind,
                     gk[1, p] += a_ik * diky + a_jk * djky
                     gk[2, p] += a_ik * dikz + a_jk * djkz
     if fast4:
-        zacc = np.zeros(n3)
-        S = np.zeros((nn if grad else 0, n3))
-        C = np.zeros((nn if grad else 0, 3, n3))
-        m2eta = np.empty(n3)
-        for p in range(n3):
-            m2eta[p] = -2.0 * eta_u[three_eta_u[p]]
+        zacc = np.zeros(ne * nz)
+        S = np.zeros((nn if grad else 0, ne * nz))
+        C = np.zeros((nn if grad else 0, 3, ne * nz))
+        m2eta = -2.0 * eta_u
         g4_triplets(start, nn, si, species, nb_j, nb_d, rcut, cut_kind, rr, fc, dfc, er,
-                    inside, three_eta_u, three_zl_u, three_p2, m2eta, eta_u, zeta_u, lam_u,
-                    grad, zacc, S, C)
+                    inside, m2eta, eta_u, zeta_u, lam_u, grad, zacc, S, C)
         for p in range(n3):
-            zrow[three_idx[p]] += zacc[p]
-        if grad:
-            for sj in range(nn):
-                for x in range(3):
-                    d = nb_d[start + sj, x]
-                    for p in range(n3):
-                        G[sj, x, three_idx[p]] += S[sj, p] * d + C[sj, x, p]
+            k = three_eta_u[p] * nz + three_zl_u[p]
+            c = three_p2[p]
+            q = three_idx[p]
+            zrow[q] += c * zacc[k]
+            if grad:
+                for sj in range(nn):
+                    sv = S[sj, k]
+                    for x in range(3):
+                        G[sj, x, q] += c * (sv * nb_d[start + sj, x] + C[sj, x, k])
     elif grad and n3 > 0:
         for sj in range(nn):
             for x in range(3):
