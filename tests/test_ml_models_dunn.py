@@ -131,3 +131,27 @@ def test_dunn_model_in_kimpy_and_lammps(trained, workdir):
         e, f = _lammps(conf, col.env, workdir / "lmp")
         assert e == pytest.approx(energy, rel=1e-6)
         np.testing.assert_allclose(f, forces, rtol=1e-6, atol=1e-6 * scale)
+
+
+def test_dropout_network_writes_an_ensemble(workdir):
+    from workbench.ml import nn
+    from workbench.ml.descriptors import SymmetryFunction
+    from workbench.ml.neural_network import NeuralNetwork
+
+    desc = SymmetryFunction({"Si-Si": 4.5}, "cos", "set30", normalize=False)
+    model = NeuralNetwork(desc, seed=1)
+    model.add_layers(nn.Dropout(0.2), nn.Linear(30, 6), nn.Tanh(), nn.Dropout(0.5),
+                     nn.Linear(6, 1))
+    path = model.write_kim_model(workdir / "drop" / "WB_Drop__MO_000000000000_000",
+                                 dropout_ensemble_size=7)
+    nnp = [l for l in (path / "NN.params").read_text().splitlines() if l.strip()]
+    assert [float(v) for v in nnp[4].split()[:2]] == [0.8, 0.5]
+    drop = (path / "dropout_binary.params").read_text().splitlines()
+    assert drop[2].startswith("7 ")
+    masks = [l for l in drop if l and l[0] in "01"]
+    assert len(masks) == 14 and all(len(m.split()) in (30, 6) for m in masks)
+    assert "center_and_normalize  False" in (path / "descriptor.params").read_text()
+    bad = NeuralNetwork(desc)
+    bad.add_layers(nn.Linear(30, 6), nn.ReLU(), nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 1))
+    with pytest.raises(Exception, match="same activation"):
+        bad.write_kim_model(workdir / "bad" / "WB_Bad__MO_000000000000_000")
