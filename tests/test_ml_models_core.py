@@ -12,19 +12,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from workbench.data.configuration import Configuration  # noqa: E402
-from workbench.data.dataset import Dataset  # noqa: E402
-from workbench.data.weight import Weight  # noqa: E402
-from workbench.errors import LossError, ModelError, ParameterError  # noqa: E402
-from workbench.fit.loss import Loss  # noqa: E402
-from workbench.ml import nn  # noqa: E402
-from workbench.ml.calculator_torch import (  # noqa: E402
+from workbench.data.configuration import Configuration
+from workbench.data.dataset import Dataset
+from workbench.data.weight import Weight
+from workbench.errors import LossError, ModelError, ParameterError
+from workbench.fit.loss import Loss
+from workbench.ml import nn
+from workbench.ml.calculator_torch import (
     CalculatorTorch,
     CalculatorTorchSeparateSpecies,
 )
-from workbench.ml.descriptors import SymmetryFunction  # noqa: E402
-from workbench.ml.linear_regression import LinearRegression  # noqa: E402
-from workbench.ml.neural_network import NeuralNetwork  # noqa: E402
+from workbench.ml.descriptors import SymmetryFunction
+from workbench.ml.linear_regression import LinearRegression
+from workbench.ml.neural_network import NeuralNetwork
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 pytest.importorskip("torch")
-from nbclient import NotebookClient  # noqa: E402
+from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -25,7 +25,24 @@ _NAMES = {
     "ForceRMSNormalization": "workbench.ml.transforms",
 }
 
-__all__ = sorted(_NAMES) + ["nn"]
+__all__ = [
+    "CalculatorTorch",
+    "CalculatorTorchSeparateSpecies",
+    "Descriptor",
+    "Dropout",
+    "EnergyNormalization",
+    "ForceRMSNormalization",
+    "LinearRegression",
+    "LossNeuralNetworkModel",
+    "ModelTorch",
+    "NeuralNetwork",
+    "RadialGraph",
+    "SymmetryFunction",
+    "TrainingSession",
+    "generate_fingerprints",
+    "nn",
+    "show_available_descriptors",
+]
 
 
 def __getattr__(name):

@@ -23,8 +23,8 @@ import logging
 import numpy as np
 import torch
 
-from workbench.errors import LossError, ModelError
 import workbench.ml.descriptors  # noqa: F401  (imports fingerprints in the right order)
+from workbench.errors import LossError, ModelError
 from workbench.ml._force_kernels import (
     blocks_from_dense,
     force_loss_and_grad,

@@ -219,7 +219,7 @@ class TrainingSession:
             self._gate()
             batch = order[lo:lo + self.batch_size]
 
-            def closure():
+            def closure(batch=batch):
                 opt.zero_grad()
                 value = loss.batch_loss(batch)
                 value.backward()

@@ -173,7 +173,7 @@ class RadialGraph:
         except KeyError as e:
             raise DatasetError(f"configuration {getattr(conf, 'identifier', '')!r}: species "
                                f"{e.args[0]!r} not in {self.species}") from None
-        i, j, shift = neighbor_list(coords, cell, pbc, self.n_layers * self.cutoff)
+        _, j, shift = neighbor_list(coords, cell, pbc, self.n_layers * self.cutoff)
         ghost = np.any(shift != 0, axis=1)
         key = np.unique(np.column_stack([j[ghost], shift[ghost]]), axis=0)
         images = np.concatenate([np.arange(n), key[:, 0]]).astype(np.int64)
