@@ -314,3 +314,41 @@ def test_radial_graph_edges_and_images():
     assert g2["edge_index1"].shape == g["edge_index0"].shape  # the last layer feeds the cell
     assert g2["edge_index0"].shape[1] > g2["edge_index1"].shape[1]
     assert g2["num_nodes"] > g["num_nodes"]
+
+
+def test_training_session_pause_and_resume(si8, tmp_path):
+    import threading
+
+    desc = desc64()
+    calc = CalculatorTorch(small_net(desc))
+    calc.create(si8, fingerprints_filename=tmp_path / "fp.pkl",
+                fingerprints_mean_stdev_filename=tmp_path / "ms.pkl")
+    loss = Loss(calc)
+    session = loss.training_session("Adam", batch_size=2, num_epochs=6, lr=0.01)
+    paused = threading.Event()
+    kinds = []
+    calls = []
+    batch_loss = loss.batch_loss
+
+    def counting(batch, create_graph=True):  # the worker asks for a pause at batch 3
+        calls.append(batch)
+        if len(calls) == 3:
+            session.pause()
+        return batch_loss(batch, create_graph)
+
+    loss.batch_loss = counting
+
+    def on_event(ev):
+        kinds.append(ev.kind)
+        if ev.kind == "paused":
+            paused.set()
+
+    session.subscribe(on_event)
+    session.start()
+    assert paused.wait(60)
+    n = session.iteration
+    assert session.state == "paused" and n == 1 and len(calls) == 3
+    session.resume()
+    assert session.wait(60) and session.state == "finished"
+    assert session.iteration == 6 and len(session.history) == 6
+    assert kinds.index("paused") < kinds.index("resumed") < kinds.index("finished")
