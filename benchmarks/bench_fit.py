@@ -12,7 +12,7 @@ import importlib.util
 import time
 
 KIM_SW = "SW_StillingerWeber_1985_Si__MO_405512056662_005"
-OPTIONS = {"maxiter": 400, "ftol": 1e-15, "gtol": 1e-10}
+OPTIONS = {"maxiter": 400, "ftol": 1e-12, "gtol": 1e-8}
 
 
 def tutorial_workbench():

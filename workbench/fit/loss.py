@@ -127,6 +127,9 @@ class Loss:
             self.n_eval += 1
             self.n_jac += 1
             return self._distributed.loss_and_grad(x)
+        if self._assembler is not None:
+            u, g = self._evaluate(x, jacobian="gradient")
+            return 0.5 * float(u @ u), g
         u, J = self.residual_and_jacobian(x)
         return 0.5 * float(u @ u), J.T @ u
 
@@ -149,10 +152,18 @@ class Loss:
 
     # -- evaluation -------------------------------------------------------------------
     def _evaluate(self, x, jacobian):
+        """``(u, J)``; with ``jacobian="gradient"``, ``(u, Jᵀu)`` (built-in residuals).
+
+        The last evaluation is cached per point and kind, so an optimizer asking for the
+        residual and then the Jacobian at the same point costs one model call.
+        """
         x = np.asarray(x, dtype=float)
-        key = x.tobytes()
-        if self._cache_key == key and (self._cache[1] is not None or not jacobian):
-            return self._cache
+        key = (x.tobytes(), jacobian)
+        if self._cache_key is not None and self._cache_key[0] == key[0]:
+            if not jacobian:
+                return self._cache[0], None
+            if self._cache_key[1] == jacobian:
+                return self._cache
         self.set_params(x)
         if self._distributed is not None:
             if jacobian:
@@ -164,16 +175,21 @@ class Loss:
             self._cache_key, self._cache = key, (u, J)
             return u, J
         flat_idx, chain = self.model.opt_param_chain()
-        result = self.calculator.compute(jacobian=jacobian, columns=flat_idx)
+        result = self.calculator.compute(jacobian=bool(jacobian), columns=flat_idx)
         self.n_eval += 1
-        self.n_jac += int(jacobian)
-        if self._assembler is not None:
-            u = self._assembler.residual(result)
-            J = self._assembler.jacobian(result, np.asarray(chain)) if jacobian else None
+        self.n_jac += int(bool(jacobian))
+        chain = np.asarray(chain)
+        if self._assembler is None:
+            u, second = self._per_config(result, chain, bool(jacobian))
         else:
-            u, J = self._per_config(result, np.asarray(chain), jacobian)
-        self._cache_key, self._cache = key, (u, J)
-        return u, J
+            u = self._assembler.residual(result)
+            second = None
+            if jacobian == "gradient":
+                second = self._assembler.gradient(result, chain, u)
+            elif jacobian:
+                second = self._assembler.jacobian(result, chain)
+        self._cache_key, self._cache = key, (u, second)
+        return u, second
 
     def _per_config(self, result, chain, jacobian):
         """User residual functions: one call per configuration (KLIFF's path).

@@ -135,6 +135,20 @@ class ResidualAssembler:
             u[self.s_rows] = self.s_scale * (result.stress - c.ref_stress)
         return u
 
+    def gradient(self, result, chain, u):
+        """``Jᵀu`` without forming J: the blocks are contracted one by one."""
+        K = len(chain)
+        g = np.zeros(K)
+        if self.use[0]:
+            g += (self.e_scale * u[self.e_rows]) @ result.d_energy
+        if self.use[1]:
+            w = (self.f_scale * u[self.f_rows]).reshape(-1)
+            g += w @ result.d_forces.reshape(-1, K)
+        if self.use[2]:
+            w = (self.s_scale * u[self.s_rows]).reshape(-1)
+            g += w @ result.d_stress.reshape(-1, K)
+        return g * chain
+
     def jacobian(self, result, chain):
         """Rows of the residual Jacobian; ``chain`` scales the model's columns (K,)."""
         K = len(chain)
