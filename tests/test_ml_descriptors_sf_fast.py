@@ -5,8 +5,8 @@ general path (the same functions plus a G5 that is then dropped)."""
 
 import numpy as np
 from ase import Atoms
-
 from test_ml_descriptors_sf import _fd_positions, _fd_strain, reference_zeta
+
 from workbench.ml.descriptors import SymmetryFunction
 
 CUT = {"Si-Si": 4.2, "Si-C": 3.6, "C-C": 3.1}

@@ -359,4 +359,4 @@ def symmetry_functions_batch(config_offsets, species, pair_offsets, pair_j, pair
 
 
 # the G4 fast path uses cutoff_fast / _int_pow above, so it is imported after them
-from workbench.ml.descriptors._sf_g4 import g4_triplets  # noqa: E402
+from workbench.ml.descriptors._sf_g4 import g4_triplets

@@ -73,7 +73,7 @@ def _clebsch_gordan(j1, m1, j2, m2, j, m) -> float:
     pre *= (f(h(j1 + m1)) * f(h(j1 - m1)) * f(h(j2 + m2)) * f(h(j2 - m2))
             * f(h(j + m)) * f(h(j - m)))
     s = Fraction(0)
-    for k in range(0, h(j1 + j2 - j) + 1):
+    for k in range(h(j1 + j2 - j) + 1):
         d = [k, h(j1 + j2 - j) - k, h(j1 - m1) - k, h(j2 + m2) - k,
              h(j - j2 + m1) + k, h(j - j1 - m2) + k]
         if min(d) < 0:
