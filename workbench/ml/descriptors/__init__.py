@@ -9,8 +9,17 @@ from workbench.ml.descriptors.descriptor import (
     symmetry_functions_set51,
 )
 from workbench.ml.descriptors.symmetry_function import SymmetryFunction
-from workbench.ml.fingerprints import generate_fingerprints, load_fingerprints
 
 __all__ = ["Bispectrum", "Descriptor", "DescriptorError", "SymmetryFunction",
-           "bispectrum_default", "generate_fingerprints", "load_fingerprints", "show_available_descriptors", "symmetry_functions_set30",
+           "bispectrum_default", "generate_fingerprints", "load_fingerprints",
+           "show_available_descriptors", "symmetry_functions_set30",
            "symmetry_functions_set51"]
+
+
+def __getattr__(name):
+    # fingerprints imports this package's base module, so it is loaded on first use
+    if name in ("generate_fingerprints", "load_fingerprints"):
+        from workbench.ml import fingerprints
+
+        return getattr(fingerprints, name)
+    raise AttributeError(f"module 'workbench.ml.descriptors' has no attribute {name!r}")
