@@ -31,7 +31,7 @@ def si_configs(si_path):
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None, host="127.0.0.1")
+                                       dashboard_address=":0", host="127.0.0.1")
     c = distributed.Client(cluster)
     yield c
     c.close()
@@ -125,7 +125,7 @@ def test_killed_worker_fit_still_reaches_serial_minimum(si_configs):
     """A worker process is killed (SIGKILL) in the middle of a fit: its shard is rebuilt
     on a live worker and the fit ends at the serial minimum."""
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None, host="127.0.0.1")
+                                       dashboard_address=":0", host="127.0.0.1")
     client = distributed.Client(cluster)
     try:
         configs = si_configs[:300]
@@ -165,7 +165,7 @@ def test_no_workers_left_stops_cleanly_with_best_params(si_configs):
     serial = Loss(_sw_calc(configs))
     f0 = serial.loss(serial.x0())
     cluster = distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
-                                       dashboard_address=None, host="127.0.0.1")
+                                       dashboard_address=":0", host="127.0.0.1")
     client = distributed.Client(cluster)
     try:
         dist = Loss(_sw_calc(configs), backend=client, backend_options={"timeout": 10.0})
@@ -191,3 +191,42 @@ def test_no_workers_left_stops_cleanly_with_best_params(si_configs):
     finally:
         client.close()
         cluster.close()
+
+
+def test_fingerprints_on_workers_equal_serial(client, si_path, tmp_path):
+    from workbench.ml.descriptors import SymmetryFunction
+    from workbench.ml.fingerprints import load_fingerprints
+
+    hp = {"g2": [{"eta": 0.05, "Rs": 0.0}, {"eta": 0.5, "Rs": 2.3}],
+          "g4": [{"zeta": 1, "lambda": -1, "eta": 0.01}]}
+    configs = Dataset(si_path / "varying_alat").get_configs()[:10]
+    out = {}
+    for name, backend in (("serial", None), ("dask", client)):
+        sf = SymmetryFunction({"Si-Si": 4.5}, "cos", hp, normalize=True, dtype=np.float64)
+        path = sf.generate_fingerprints(
+            configs, fit_forces=True, fingerprints_filename=tmp_path / f"{name}.pkl",
+            fingerprints_mean_stdev_filename=tmp_path / f"{name}_ms.pkl", backend=backend)
+        out[name] = (sf.get_mean(), load_fingerprints(path))
+    np.testing.assert_allclose(out["dask"][0], out["serial"][0], rtol=1e-13)
+    assert len(out["dask"][1]) == len(out["serial"][1]) == 10
+    for a, b in zip(out["dask"][1], out["serial"][1]):
+        np.testing.assert_allclose(a["zeta"], b["zeta"], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(a["dzetadr_forces"], b["dzetadr_forces"], rtol=1e-12,
+                                   atol=1e-15)
+        assert a["configuration"].identifier == b["configuration"].identifier
+
+
+def test_bootstrap_uses_the_loss_backend(client, si_configs):
+    from workbench.analysis.bootstrap import Bootstrap
+
+    dist = Loss(_sw_calc(si_configs[:30]), backend=client)
+    dist.minimize("L-BFGS-B", **LBFGS)
+    serial = Loss(dist.calculator)
+    opts = {"options": {"ftol": 1e-14, "gtol": 1e-10}}
+    boot = Bootstrap(dist, method="L-BFGS-B", options=opts, seed=3)
+    assert boot.client is client
+    remote = boot.run(n_samples=2, predictions=False)
+    local = Bootstrap(serial, method="L-BFGS-B", options=opts, seed=3, nthreads=1).run(
+        n_samples=2, predictions=False)
+    np.testing.assert_array_equal(remote.counts, local.counts)
+    np.testing.assert_allclose(remote.samples, local.samples, rtol=1e-9)

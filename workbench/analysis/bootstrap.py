@@ -160,16 +160,19 @@ class Bootstrap:
         seed: seed of the resampling.
         nthreads: thread-pool size (default: number of CPUs, at most the resamples).
         client: a ``dask.distributed.Client``; the refits then run as dask tasks.
+        backend: the same as ``client`` (the name ``Loss`` uses); by default the Client
+            the ``loss`` was created with, if any.
     """
 
     def __init__(self, loss, method="L-BFGS-B", options=None, seed=None, nthreads=None,
-                 client=None):
+                 client=None, backend=None):
         self.loss = loss
         self.method = method
         self.options = dict(options or {})
         self.seed = seed
         self.nthreads = nthreads
-        self.client = client
+        self.client = client if client is not None else (
+            backend if backend is not None else getattr(loss, "backend", None))
 
     def resample_counts(self, n_samples) -> np.ndarray:
         M = len(self.loss.calculator.configs)

@@ -43,6 +43,8 @@ class _Shard:
         from workbench.fit.calculator import Calculator
         from workbench.fit.loss import Loss
 
+        if threads is None:
+            threads = _worker_threads()
         if threads:
             import numba
 
@@ -69,6 +71,16 @@ class _Shard:
         if mode == "residual_jac":
             return loss.residual_and_jacobian(x)
         raise LossError(f"unknown evaluation mode {mode!r}")
+
+
+def _worker_threads():
+    """The thread count of the Dask worker running this task (None outside a worker)."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except Exception:
+        return None
 
 
 def _build_shard(model_bytes, configs, flags, residual_fn, residual_data, threads):
@@ -103,12 +115,12 @@ class DaskBackend:
         loss: the (client-side) Loss whose calculator, residual function and data are
             distributed.
         nshards: number of shards (default: one per worker at construction).
-        threads: numba threads per shard (default 1: one shard per single-threaded
-            worker process).
+        threads: numba threads per shard (default None: the worker's ``nthreads``, so a
+            worker started with ``--nthreads 4`` runs its shard's kernels on 4 threads).
         timeout: seconds to wait for one evaluation before giving up (StopFit).
     """
 
-    def __init__(self, client, loss, nshards=None, threads=1, timeout=600.0):
+    def __init__(self, client, loss, nshards=None, threads=None, timeout=600.0):
         self.client = client
         self.loss = loss
         self.timeout = timeout
@@ -209,6 +221,29 @@ def _takes_n_workers(client) -> bool:
         return "n_workers" in inspect.signature(client.scheduler_info).parameters
     except (TypeError, ValueError):
         return False
+
+
+def map_chunks(client, fn, items, *args):
+    """``fn(chunk, *args)`` on one contiguous chunk of ``items`` per worker of ``client``;
+    the returned lists are concatenated in order.  For one-off data-parallel work
+    (fingerprints); ``args`` are shipped once per chunk."""
+    from distributed import Client
+
+    if not isinstance(client, Client):
+        raise LossError(f"unsupported backend {client!r}; pass a dask.distributed.Client")
+    items = list(items)
+    nworkers = max(1, len(client.scheduler_info()["workers"]))
+    ranges = split_by_atoms(np.ones(len(items), dtype=np.int64), nworkers) if items else []
+    blob = cloudpickle.dumps(args)
+    futs = [client.submit(_run_chunk, fn, items[a:b], blob, pure=False) for a, b in ranges]
+    out = []
+    for part in client.gather(futs):
+        out.extend(part)
+    return out
+
+
+def _run_chunk(fn, chunk, blob):
+    return fn(chunk, *pickle.loads(blob))
 
 
 def make_backend(backend, loss, **options):

@@ -107,10 +107,23 @@ def _safe_stdev(stdev):
     return stdev
 
 
+def _transform_all(descriptor, configs, fit_forces, fit_stress, nprocs, backend):
+    """Unnormalized transforms of ``configs``, here or on the workers of a Dask client."""
+    if backend is None:
+        return list(descriptor.transform_many(configs, fit_forces, fit_stress, nprocs))
+    from workbench.fit.distributed import map_chunks
+
+    return map_chunks(backend, _transform_chunk, configs, descriptor, fit_forces, fit_stress)
+
+
+def _transform_chunk(chunk, descriptor, fit_forces, fit_stress):
+    return list(descriptor.transform_many(chunk, fit_forces, fit_stress))
+
+
 def generate_fingerprints(descriptor, configs, fit_forces=False, fit_stress=False,
                           fingerprints_filename="fingerprints.pkl",
                           fingerprints_mean_stdev_filename=None, use_welford_method=False,
-                          nprocs=1, reuse=True):
+                          nprocs=1, reuse=True, backend=None):
     """Compute (or reuse) the fingerprints of ``configs`` and write them to
     ``fingerprints_filename``; returns that path.
 
@@ -124,6 +137,9 @@ def generate_fingerprints(descriptor, configs, fit_forces=False, fit_stress=Fals
     ``energy``, and with ``fit_forces`` ``dzetadr_forces`` (N, D, 3N) and ``forces``, with
     ``fit_stress`` ``dzetadr_stress`` (N, D, 6), ``stress`` and ``volume``; values in the
     descriptor's dtype.
+
+    ``backend``: a ``dask.distributed.Client``; the configurations are then split into one
+    contiguous chunk per worker and transformed there (``workbench.fit.distributed``).
     """
     configs = list(configs)
     path = Path(fingerprints_filename)
@@ -149,7 +165,8 @@ def generate_fingerprints(descriptor, configs, fit_forces=False, fit_stress=Fals
         if use_welford_method:
             mean, stdev = welford_mean_stdev(descriptor, configs, nprocs)
         else:
-            results = list(descriptor.transform_many(configs, fit_forces, fit_stress, nprocs))
+            results = _transform_all(descriptor, configs, fit_forces, fit_stress, nprocs,
+                                     backend)
             if not results:
                 raise DescriptorError("cannot compute fingerprint mean and stdev: no "
                                       "configurations")
@@ -160,7 +177,7 @@ def generate_fingerprints(descriptor, configs, fit_forces=False, fit_stress=Fals
         ms_path = Path(fingerprints_mean_stdev_filename or "fingerprints_mean_and_stdev.pkl")
         _atomic_pickle(descriptor.state_dict(), ms_path)
     if results is None:
-        results = descriptor.transform_many(configs, fit_forces, fit_stress, nprocs)
+        results = _transform_all(descriptor, configs, fit_forces, fit_stress, nprocs, backend)
 
     dtype = descriptor.dtype
     entries = []

@@ -252,7 +252,8 @@ class DescriptorBase:
     def generate_fingerprints(self, configs, fit_forces=False, fit_stress=False,
                               fingerprints_filename="fingerprints.pkl",
                               fingerprints_mean_stdev_filename=None,
-                              use_welford_method=False, nprocs=1, reuse=True):
+                              use_welford_method=False, nprocs=1, reuse=True,
+                              backend=None):
         """See :func:`workbench.ml.fingerprints.generate_fingerprints`."""
         from workbench.ml.fingerprints import generate_fingerprints
 
@@ -260,4 +261,5 @@ class DescriptorBase:
             self, configs, fit_forces=fit_forces, fit_stress=fit_stress,
             fingerprints_filename=fingerprints_filename,
             fingerprints_mean_stdev_filename=fingerprints_mean_stdev_filename,
-            use_welford_method=use_welford_method, nprocs=nprocs, reuse=reuse)
+            use_welford_method=use_welford_method, nprocs=nprocs, reuse=reuse,
+            backend=backend)
