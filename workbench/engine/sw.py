@@ -23,15 +23,21 @@ keeps the energy invariant under atom permutations otherwise.
 
 The Jacobian with respect to every parameter component is analytic: each two- and
 three-body term carries the derivatives of its value and of its gradient with respect to
-its own (local) parameters, scattered into the flat parameter columns.
+its own (local) parameters, scattered into the flat parameter columns.  Only requested
+columns are computed (``columns``; ``compact=True`` returns just those), and
+:func:`gradient` contracts the force Jacobian with a weighted force error inside the pass,
+which is all a gradient-based fit needs (``Jᵀu``).  The numba kernels are in
+``_sw_kernels``.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
-from numba import njit, prange
 
 from ..errors import EngineError, ParameterError
+from ._sw_kernels import sw_kernel
 from .spec import EngineResult, ParamSpec, PotentialSpec, pair_index_table
 
 PARAM_NAMES = ("A", "B", "p", "q", "sigma", "gamma", "cutoff", "lambda", "costheta0")
@@ -78,327 +84,6 @@ _UNITS = {"A": "eV", "sigma": "Angstrom", "gamma": "Angstrom", "cutoff": "Angstr
           "lambda": "eV"}
 
 
-# --------------------------------------------------------------------------- kernels
-
-@njit(cache=True, nogil=True, inline="always")
-def _inv_pow(s, p):
-    """s**-p, by multiplication for the common small integer exponents."""
-    if p == 0.0:
-        return 1.0
-    if 0.0 < p <= 12.0 and p == np.floor(p):
-        x = 1.0 / s
-        out = x
-        for _ in range(int(p) - 1):
-            out *= x
-        return out
-    return np.exp(-p * np.log(s))
-
-
-@njit(cache=True, nogil=True)
-def _two_body(r, A, B, p, q, sig, rc, want_jac, dphi, dphir):
-    """phi2 and dphi2/dr; with ``want_jac`` fill the derivatives of both with respect to
-    (A, B, p, q, sigma, cutoff) into ``dphi``/``dphir``."""
-    s = r / sig
-    sp = _inv_pow(s, p)
-    sq = _inv_pow(s, q)
-    u = r - rc
-    E = np.exp(sig / u)
-    su2 = sig / (u * u)
-    P = B * sp - sq
-    Pr = (-p * B * sp + q * sq) / r
-    G = Pr - P * su2
-    phi = A * P * E
-    phir = A * E * G
-    if want_jac:
-        L = np.log(s)
-        dphi[0] = P * E
-        dphir[0] = E * G
-        # (P_t, Pr_t, e_t = dlnE/dt, w_t = d(sig/u^2)/dt) for B, p, q, sigma, cutoff
-        for t in range(1, 6):
-            if t == 1:
-                Pt = sp
-                Prt = -p * sp / r
-                et = 0.0
-                wt = 0.0
-            elif t == 2:
-                Pt = -B * sp * L
-                Prt = B * sp * (p * L - 1.0) / r
-                et = 0.0
-                wt = 0.0
-            elif t == 3:
-                Pt = sq * L
-                Prt = sq * (1.0 - q * L) / r
-                et = 0.0
-                wt = 0.0
-            elif t == 4:
-                Pt = (p * B * sp - q * sq) / sig
-                Prt = (-p * p * B * sp + q * q * sq) / (r * sig)
-                et = 1.0 / u
-                wt = 1.0 / (u * u)
-            else:
-                Pt = 0.0
-                Prt = 0.0
-                et = su2
-                wt = 2.0 * sig / (u * u * u)
-            Gt = Prt - Pt * su2 - P * wt
-            dphi[t] = A * E * (Pt + P * et)
-            dphir[t] = A * E * (et * G + Gt)
-    return phi, phir
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _jac3(gJ, d_energy, c, col, s, k, Qt, sj, sk, xj, xk, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-          dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz):
-    """Add one parameter column of a three-body term: energy derivative ``Qt`` and the
-    gradients with respect to d_ij (slot s) and d_ik (slot k)."""
-    d_energy[c, col] += Qt
-    gJ[s, col, 0] += sj * Gjx + xj * dxj + cw * cjx
-    gJ[s, col, 1] += sj * Gjy + xj * dyj + cw * cjy
-    gJ[s, col, 2] += sj * Gjz + xj * dzj + cw * cjz
-    gJ[k, col, 0] += sk * Gkx + xk * dxk + cw * ckx
-    gJ[k, col, 1] += sk * Gky + xk * dyk + cw * cky
-    gJ[k, col, 2] += sk * Gkz + xk * dzk + cw * ckz
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, stress_ok,
-              volumes, ptab, prm, maxnb, want_forces, want_stress, want_jac, active,
-              energy, forces, stress, d_energy, d_forces, d_stress):
-    """Evaluate SW on a packed batch.
-
-    ``prm`` is (9, npairs) in PARAM_NAMES order; flat column of parameter t, pair k is
-    ``t * npairs + k``.  Jacobian arrays may be empty when ``want_jac`` is False.
-    ``chunks`` are configuration ranges, one per task; ``maxnb`` bounds the neighbour
-    count of any atom.  Forces and stress Jacobians are filled for the flat columns in
-    ``active`` only (the energy Jacobian for all).
-
-    For each centre i the gradient of its terms with respect to every bond vector d_ij is
-    gathered per neighbour slot first, then scattered once into forces (F_i += g,
-    F_j -= g) and the virial (g (x) d_ij); the Jacobian does the same per column.
-    """
-    npairs = prm.shape[1]
-    ncol = 9 * npairs
-    for ch in prange(chunks.shape[0] - 1):
-        dphi = np.empty(6)
-        dphir = np.empty(6)
-        cols2 = np.empty(6, np.int64)
-        vir = np.zeros(6)
-        nb = np.empty(maxnb, np.int64)
-        kp = np.empty(maxnb, np.int64)
-        dd = np.empty((maxnb, 3))
-        rr = np.empty(maxnb)
-        uu = np.empty(maxnb)
-        ee = np.empty(maxnb)
-        aa = np.empty(maxnb)
-        gN = np.empty((maxnb, 3))
-        if want_jac:
-            gJ = np.zeros((maxnb, ncol, 3))
-            dvir = np.zeros((6, ncol))
-        else:
-            gJ = np.zeros((1, 1, 3))
-            dvir = np.zeros((6, 1))
-        for c in range(chunks[ch], chunks[ch + 1]):
-            vir[:] = 0.0
-            if want_jac:
-                dvir[:, :] = 0.0
-            do_s = want_stress and stress_ok[c]
-            e = 0.0
-            for i in range(config_offsets[c], config_offsets[c + 1]):
-                si = species[i]
-                n = 0
-                for jj in range(pair_offsets[i], pair_offsets[i + 1]):
-                    j = pair_j[jj]
-                    kij = ptab[si, species[j]]
-                    rc = prm[_ICUT, kij]
-                    dx = pair_d[jj, 0]
-                    dy = pair_d[jj, 1]
-                    dz = pair_d[jj, 2]
-                    r = np.sqrt(dx * dx + dy * dy + dz * dz)
-                    if r >= rc:
-                        continue
-                    nb[n] = j
-                    kp[n] = kij
-                    dd[n, 0] = dx
-                    dd[n, 1] = dy
-                    dd[n, 2] = dz
-                    rr[n] = r
-                    u = r - rc
-                    g = prm[_IGAM, kij]
-                    uu[n] = u
-                    ee[n] = np.exp(g / u)
-                    aa[n] = -g / (u * u)
-                    n += 1
-                gN[:n, :] = 0.0
-                if want_jac:
-                    gJ[:n, :, :] = 0.0
-                # two-body, half weight per ordered pair
-                for s in range(n):
-                    kij = kp[s]
-                    r = rr[s]
-                    phi, phir = _two_body(r, prm[_IA, kij], prm[_IB, kij], prm[_IP, kij],
-                                          prm[_IQ, kij], prm[_ISIG, kij], prm[_ICUT, kij],
-                                          want_jac, dphi, dphir)
-                    e += 0.5 * phi
-                    g = 0.5 * phir / r
-                    gN[s, 0] += g * dd[s, 0]
-                    gN[s, 1] += g * dd[s, 1]
-                    gN[s, 2] += g * dd[s, 2]
-                    if want_jac:
-                        cols2[0] = _IA * npairs + kij
-                        cols2[1] = _IB * npairs + kij
-                        cols2[2] = _IP * npairs + kij
-                        cols2[3] = _IQ * npairs + kij
-                        cols2[4] = _ISIG * npairs + kij
-                        cols2[5] = _ICUT * npairs + kij
-                        for t in range(6):
-                            col = cols2[t]
-                            d_energy[c, col] += 0.5 * dphi[t]
-                            gt = 0.5 * dphir[t] / r
-                            gJ[s, col, 0] += gt * dd[s, 0]
-                            gJ[s, col, 1] += gt * dd[s, 1]
-                            gJ[s, col, 2] += gt * dd[s, 2]
-                # three-body, j before k in i's list
-                for s in range(n):
-                    kij = kp[s]
-                    lij = prm[_ILAM, kij]
-                    rij = rr[s]
-                    uij = uu[s]
-                    aij = aa[s]
-                    dxj = dd[s, 0]
-                    dyj = dd[s, 1]
-                    dzj = dd[s, 2]
-                    for t3 in range(s + 1, n):
-                        kik = kp[t3]
-                        lik = prm[_ILAM, kik]
-                        lam = np.sqrt(abs(lij) * abs(lik))
-                        c0 = 0.5 * (prm[_ICOS, kij] + prm[_ICOS, kik])
-                        rik = rr[t3]
-                        uik = uu[t3]
-                        aik = aa[t3]
-                        dxk = dd[t3, 0]
-                        dyk = dd[t3, 1]
-                        dzk = dd[t3, 2]
-                        X = ee[s] * ee[t3]
-                        inv = 1.0 / (rij * rik)
-                        cs = (dxj * dxk + dyj * dyk + dzj * dzk) * inv
-                        D = cs - c0
-                        XDD = X * D * D
-                        e += lam * XDD
-                        # gradients of cos with respect to d_ij and d_ik
-                        fj = cs / (rij * rij)
-                        fk = cs / (rik * rik)
-                        cjx = dxk * inv - fj * dxj
-                        cjy = dyk * inv - fj * dyj
-                        cjz = dzk * inv - fj * dzj
-                        ckx = dxj * inv - fk * dxk
-                        cky = dyj * inv - fk * dyk
-                        ckz = dzj * inv - fk * dzk
-                        # grad Q = X (D^2 a d/r + 2 D grad cos)
-                        hj = XDD * aij / rij
-                        hk = XDD * aik / rik
-                        tD = 2.0 * X * D
-                        Gjx = hj * dxj + tD * cjx
-                        Gjy = hj * dyj + tD * cjy
-                        Gjz = hj * dzj + tD * cjz
-                        Gkx = hk * dxk + tD * ckx
-                        Gky = hk * dyk + tD * cky
-                        Gkz = hk * dzk + tD * ckz
-                        gN[s, 0] += lam * Gjx
-                        gN[s, 1] += lam * Gjy
-                        gN[s, 2] += lam * Gjz
-                        gN[t3, 0] += lam * Gkx
-                        gN[t3, 1] += lam * Gky
-                        gN[t3, 2] += lam * Gkz
-                        if not want_jac:
-                            continue
-                        # 8 local parameters: lambda_ij, lambda_ik, gamma_ij, gamma_ik,
-                        # cutoff_ij, cutoff_ik, costheta0_ij, costheta0_ik.  The gradient
-                        # of each is sj*G_j + xj*d_ij + cw*grad_j cos (likewise for k).
-                        fj_ = 0.5 * lam / lij if lij != 0.0 else 0.0
-                        _jac3(gJ, d_energy, c, _ILAM * npairs + kij, s, t3, fj_ * XDD,
-                              fj_, fj_, 0.0, 0.0, 0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        fk_ = 0.5 * lam / lik if lik != 0.0 else 0.0
-                        _jac3(gJ, d_energy, c, _ILAM * npairs + kik, s, t3, fk_ * XDD,
-                              fk_, fk_, 0.0, 0.0, 0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        sg = lam / uij
-                        _jac3(gJ, d_energy, c, _IGAM * npairs + kij, s, t3, sg * XDD,
-                              sg, sg, -lam * XDD / (uij * uij * rij), 0.0, 0.0,
-                              Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        sg = lam / uik
-                        _jac3(gJ, d_energy, c, _IGAM * npairs + kik, s, t3, sg * XDD,
-                              sg, sg, 0.0, -lam * XDD / (uik * uik * rik), 0.0,
-                              Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        # d/dcutoff: w = gamma/u^2 = -a
-                        sg = -lam * aij
-                        _jac3(gJ, d_energy, c, _ICUT * npairs + kij, s, t3, sg * XDD,
-                              sg, sg, 2.0 * lam * XDD * aij / (uij * rij), 0.0, 0.0,
-                              Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        sg = -lam * aik
-                        _jac3(gJ, d_energy, c, _ICUT * npairs + kik, s, t3, sg * XDD,
-                              sg, sg, 0.0, 2.0 * lam * XDD * aik / (uik * rik), 0.0,
-                              Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-                              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        # d/dcostheta0_ij = d/dcostheta0_ik: dD = -1/2 each
-                        LX = lam * X
-                        for kc in (kij, kik):
-                            _jac3(gJ, d_energy, c, _ICOS * npairs + kc, s, t3, -LX * D,
-                                  0.0, 0.0, -LX * D * aij / rij, -LX * D * aik / rik, -LX,
-                                  Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-                                  dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                # scatter the per-bond gradients
-                for s in range(n):
-                    j = nb[s]
-                    gx = gN[s, 0]
-                    gy = gN[s, 1]
-                    gz = gN[s, 2]
-                    if want_forces:
-                        forces[i, 0] += gx
-                        forces[i, 1] += gy
-                        forces[i, 2] += gz
-                        forces[j, 0] -= gx
-                        forces[j, 1] -= gy
-                        forces[j, 2] -= gz
-                    if do_s:
-                        vir[0] += gx * dd[s, 0]
-                        vir[1] += gy * dd[s, 1]
-                        vir[2] += gz * dd[s, 2]
-                        vir[3] += gy * dd[s, 2]
-                        vir[4] += gx * dd[s, 2]
-                        vir[5] += gx * dd[s, 1]
-                    if want_jac:
-                        for col in active:
-                            gx = gJ[s, col, 0]
-                            gy = gJ[s, col, 1]
-                            gz = gJ[s, col, 2]
-                            if want_forces:
-                                d_forces[i, 0, col] += gx
-                                d_forces[i, 1, col] += gy
-                                d_forces[i, 2, col] += gz
-                                d_forces[j, 0, col] -= gx
-                                d_forces[j, 1, col] -= gy
-                                d_forces[j, 2, col] -= gz
-                            if do_s:
-                                dvir[0, col] += gx * dd[s, 0]
-                                dvir[1, col] += gy * dd[s, 1]
-                                dvir[2, col] += gz * dd[s, 2]
-                                dvir[3, col] += gy * dd[s, 2]
-                                dvir[4, col] += gx * dd[s, 2]
-                                dvir[5, col] += gx * dd[s, 1]
-            energy[c] = e
-            if want_stress:
-                vol = volumes[c]
-                for a in range(6):
-                    stress[c, a] = vir[a] / vol if do_s else np.nan
-                    if want_jac:
-                        for col in active:
-                            d_stress[c, a, col] = dvir[a, col] / vol if do_s else np.nan
-
-
 # ------------------------------------------------------------------------ python side
 
 def config_chunks(batch, ntasks: int | None = None) -> np.ndarray:
@@ -423,10 +108,8 @@ def _chunks_for(batch):
     ch = getattr(batch, "_chunks", None)
     if ch is None:
         ch = config_chunks(batch)
-        try:
+        with contextlib.suppress(AttributeError, TypeError):
             object.__setattr__(batch, "_chunks", ch)
-        except Exception:
-            pass
     return ch
 
 
@@ -453,53 +136,142 @@ def influence_distance(params: dict) -> float:
     return float(np.max(np.asarray(params["cutoff"], dtype=float)))
 
 
-def compute(batch, params, forces=True, stress=False, jacobian=False,
-            columns=None) -> EngineResult:
-    """Energies, forces, stress and (optionally) the parameter Jacobian.
+def _batch_constants(batch):
+    """Stress mask and neighbour bound of a batch, computed once per batch."""
+    got = getattr(batch, "_sw_constants", None)
+    if got is None:
+        maxnb = int(np.max(np.diff(batch.pair_offsets))) if len(batch.pair_j) else 1
+        got = (stress_mask(batch), max(maxnb, 1))
+        with contextlib.suppress(AttributeError, TypeError):
+            object.__setattr__(batch, "_sw_constants", got)
+    return got
 
-    ``columns`` (flat parameter indices) restricts the force and stress Jacobian columns
-    that are filled; the others are returned as zeros.  The energy Jacobian is always full.
-    """
+
+def _setup(batch, params, columns):
+    """Parameter matrix, pair table and the sorted unique Jacobian columns (with the
+    order that restores ``columns``, None when it is already sorted and unique)."""
     nspecies = len(batch.species_names)
     prm = param_matrix(params, nspecies)
     rc = float(prm[_ICUT].max())
     if batch.cutoff < rc - 1e-12:
         raise EngineError(f"packed batch cutoff {batch.cutoff} is smaller than the "
                           f"Stillinger-Weber cutoff {rc}; repack with a larger cutoff")
-    ptab = pair_index_table(nspecies)
+    P = prm.size
+    if columns is None:
+        return prm, pair_index_table(nspecies), np.arange(P, dtype=np.int64), None
+    cols = np.asarray(columns, dtype=np.int64).reshape(-1)
+    active, order = np.unique(cols, return_inverse=True)
+    if active.size and (active[0] < 0 or active[-1] >= P):
+        raise ParameterError(f"Jacobian columns {active.tolist()} are outside the {P} "
+                             f"flat Stillinger-Weber parameters")
+    return prm, pair_index_table(nspecies), active, (
+        None if np.array_equal(active, cols) else order)
+
+
+def _column_map(prm, active):
+    """(9, npairs) map: parameter -> its position in ``active``, -1 when absent."""
+    m = np.full(prm.size, -1, np.int64)
+    m[active] = np.arange(len(active))
+    return m.reshape(prm.shape)
+
+
+def _run(batch, prm, ptab, forces, stress, emap, fmap, dE, dF, dS, weights=None, g=None):
+    C = len(batch.config_offsets) - 1
+    N = len(batch.species)
+    energy = np.zeros(C)
+    f = np.zeros((N if forces else 0, 3))
+    s = np.zeros((C if stress else 0, 6))
+    if weights is None:
+        ew = eref = np.zeros(0)
+        fw = fref = np.zeros((0, 3))
+        g = np.zeros((0, 0))
+    else:
+        ew, eref, fw, fref = weights
+    okmask, maxnb = _batch_constants(batch)
+    sw_kernel(_chunks_for(batch), batch.config_offsets, batch.species, batch.pair_offsets,
+              batch.pair_j, batch.pair_d, okmask, batch.volumes, ptab, prm, maxnb,
+              forces, stress, emap, fmap, energy, f, s, dE, dF, dS, ew, eref, fw, fref, g)
+    return energy, (f if forces else None), (s if stress else None)
+
+
+def compute(batch, params, forces=True, stress=False, jacobian=False,
+            columns=None, compact=False) -> EngineResult:
+    """Energies, forces, stress and (optionally) the parameter Jacobian.
+
+    ``columns`` (flat parameter indices) restricts the force and stress Jacobian columns
+    that are computed; the others are returned as zeros and the energy Jacobian is full.
+    With ``compact=True`` the Jacobians have exactly the ``columns`` as columns, in the
+    given order (what a model needs for its free parameters), and only those are computed.
+    """
+    prm, ptab, active, order = _setup(batch, params, columns)
     C = len(batch.config_offsets) - 1
     N = len(batch.species)
     P = prm.size
-    energy = np.zeros(C)
-    f = np.zeros((N, 3)) if forces else np.zeros((0, 3))
-    s = np.zeros((C, 6)) if stress else np.zeros((0, 6))
-    if jacobian:
-        dE = np.zeros((C, P))
-        dF = np.zeros((N, 3, P)) if forces else np.zeros((0, 3, P))
-        dS = np.zeros((C, 6, P)) if stress else np.zeros((0, 6, P))
+    K = len(active) if jacobian else 0
+    fmap = _column_map(prm, active[:K])
+    if not jacobian or compact or columns is None:
+        emap, KE = fmap, K
     else:
-        dE = np.zeros((0, P))
-        dF = np.zeros((0, 3, P))
-        dS = np.zeros((0, 6, P))
-    if columns is None:
-        active = np.arange(P, dtype=np.int64)
-    else:
-        active = np.unique(np.asarray(columns, dtype=np.int64).reshape(-1))
-        if active.size and (active[0] < 0 or active[-1] >= P):
-            raise ParameterError(f"Jacobian columns {active.tolist()} are outside the {P} "
-                                 f"flat Stillinger-Weber parameters")
-    maxnb = int(np.max(np.diff(batch.pair_offsets))) if len(batch.pair_j) else 1
-    sw_kernel(_chunks_for(batch), batch.config_offsets, batch.species, batch.pair_offsets,
-              batch.pair_j, batch.pair_d, stress_mask(batch), batch.volumes, ptab, prm,
-              max(maxnb, 1), forces, stress, jacobian, active, energy, f, s, dE, dF, dS)
+        emap, KE = np.arange(P, dtype=np.int64).reshape(prm.shape), P
+    dE = np.zeros((C if jacobian else 0, KE))
+    dF = np.empty((N if (jacobian and forces) else 0, 3, K))  # every row is written
+    dS = np.zeros((C if (jacobian and stress) else 0, 6, K))
+    energy, f, s = _run(batch, prm, ptab, forces, stress, emap, fmap, dE, dF, dS)
+    if jacobian and compact:
+        if order is not None:
+            dE, dF, dS = (np.ascontiguousarray(a[..., order]) for a in (dE, dF, dS))
+    elif jacobian and columns is not None:
+        dF, dS = (_widen(a, active, P) for a in (dF, dS))
     return EngineResult(
-        energy=energy,
-        forces=f if forces else None,
-        stress=s if stress else None,
+        energy=energy, forces=f, stress=s,
         d_energy=dE if jacobian else None,
         d_forces=dF if (jacobian and forces) else None,
         d_stress=dS if (jacobian and stress) else None,
     )
+
+
+def gradient(batch, params, columns, energy_weight, energy_ref, forces_weight=None,
+             forces_ref=None):
+    """Energies, forces and the gradient, with respect to the flat parameters in
+    ``columns`` (in that order), of
+
+        1/2 sum_c energy_weight_c (E_c - energy_ref_c)^2
+        + 1/2 sum_i sum_a forces_weight_ia (F_ia - forces_ref_ia)^2
+
+    without forming the force Jacobian (a least-squares loss's ``J^T u`` in one pass).
+    ``energy_weight``/``energy_ref`` are (C,), ``forces_weight``/``forces_ref`` (N, 3);
+    without ``forces_weight`` forces are neither computed nor part of the sum.
+
+    Returns ``(EngineResult with energy and forces, gradient (len(columns),))``.
+    """
+    prm, ptab, active, order = _setup(batch, params, columns)
+    C = len(batch.config_offsets) - 1
+    N = len(batch.species)
+    K = len(active)
+    forces = forces_weight is not None
+    ew = np.ascontiguousarray(np.broadcast_to(np.asarray(energy_weight, float), (C,)))
+    eref = np.ascontiguousarray(np.broadcast_to(np.asarray(energy_ref, float), (C,)))
+    if forces:
+        fw = np.ascontiguousarray(np.broadcast_to(np.asarray(forces_weight, float), (N, 3)))
+        fref = np.ascontiguousarray(np.asarray(forces_ref, float).reshape(N, 3))
+    else:
+        fw = fref = np.zeros((0, 3))
+    fmap = _column_map(prm, active)
+    dE = np.zeros((C, K))
+    gcfg = np.zeros((C, K))
+    energy, f, _ = _run(batch, prm, ptab, forces, False, fmap, fmap, dE,
+                        np.zeros((0, 3, K)), np.zeros((0, 6, K)),
+                        (ew, eref, fw, fref), gcfg)
+    g = gcfg.sum(axis=0)
+    if order is not None:
+        g = g[order]
+    return EngineResult(energy=energy, forces=f), g
+
+
+def _widen(a, active, P):
+    out = np.zeros(a.shape[:-1] + (P,))
+    out[..., active] = a
+    return out
 
 
 SPEC = PotentialSpec(
@@ -513,5 +285,6 @@ SPEC = PotentialSpec(
     influence_distance=influence_distance,
     supported_species=(),
     kim_driver="SW__MD_335816936951_004",
+    extra={"gradient": gradient},
     description="Stillinger-Weber three-body potential (multi-species, KIM SW driver form)",
 )

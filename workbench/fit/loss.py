@@ -10,10 +10,29 @@ a user residual function with KLIFF's signature
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from workbench.errors import LossError
 from workbench.fit import residuals as R
+
+
+def _single_threaded_blas():
+    """A context limiting BLAS to one thread.  The optimizers' small dense algebra
+    (L-BFGS-B's, n x n) otherwise wakes OpenBLAS's thread pool after every step, and its
+    spinning threads take the cores the engine's numba threads are about to use."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional at run time
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _half_square(u):
+    """½‖u‖² without BLAS: a long ``u @ u`` wakes OpenBLAS's thread pool, whose spinning
+    threads then compete with the engine's numba threads for the same cores."""
+    return 0.5 * float(np.einsum("i,i->", u, u))
 
 
 class Loss:
@@ -118,8 +137,7 @@ class Loss:
             self.set_params(x)
             self.n_eval += 1
             return self._distributed.loss_value(x)
-        u = self.residual(x)
-        return 0.5 * float(u @ u)
+        return _half_square(self.residual(x))
 
     def loss_and_grad(self, x):
         if self._distributed is not None:
@@ -129,7 +147,7 @@ class Loss:
             return self._distributed.loss_and_grad(x)
         if self._assembler is not None:
             u, g = self._evaluate(x, jacobian="gradient")
-            return 0.5 * float(u @ u), g
+            return _half_square(u), g
         u, J = self.residual_and_jacobian(x)
         return 0.5 * float(u @ u), J.T @ u
 
@@ -175,10 +193,15 @@ class Loss:
             self._cache_key, self._cache = key, (u, J)
             return u, J
         flat_idx, chain = self.model.opt_param_chain()
+        chain = np.asarray(chain)
+        if jacobian == "gradient" and self._assembler is not None:
+            done = self._one_pass_gradient(flat_idx, chain)
+            if done is not None:
+                self._cache_key, self._cache = key, done
+                return done
         result = self.calculator.compute(jacobian=bool(jacobian), columns=flat_idx)
         self.n_eval += 1
         self.n_jac += int(bool(jacobian))
-        chain = np.asarray(chain)
         if self._assembler is None:
             u, second = self._per_config(result, chain, bool(jacobian))
         else:
@@ -190,6 +213,22 @@ class Loss:
                 second = self._assembler.jacobian(result, chain)
         self._cache_key, self._cache = key, (u, second)
         return u, second
+
+    def _one_pass_gradient(self, flat_idx, chain):
+        """``(u, Jᵀu)`` from a model that contracts the Jacobian inside its engine pass
+        (``compute_gradient``), or None when the model or residual cannot."""
+        fn = getattr(self.model, "compute_gradient", None)
+        weights = self._assembler.gradient_weights() if fn is not None else None
+        if weights is None:
+            return None
+        got = fn(self.calculator.state_, flat_idx, **weights)
+        if got is None:
+            return None
+        result, g = got
+        self.calculator.result_ = result
+        self.n_eval += 1
+        self.n_jac += 1
+        return self._assembler.residual(result), g * chain
 
     def _per_config(self, result, chain, jacobian):
         """User residual functions: one call per configuration (KLIFF's path).
@@ -244,7 +283,8 @@ class Loss:
         from workbench.fit.optimizers import run_optimizer
 
         callback = kwargs.pop("callback", None)
-        result = run_optimizer(self, method, options=kwargs, callback=callback)
+        with _single_threaded_blas():
+            result = run_optimizer(self, method, options=kwargs, callback=callback)
         self.set_params(result.x)
         return result
 

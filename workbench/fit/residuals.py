@@ -149,6 +149,26 @@ class ResidualAssembler:
             g += w @ result.d_stress.reshape(-1, K)
         return g * chain
 
+    def gradient_weights(self):
+        """Weights and references for a model's one-pass gradient
+        (``compute_gradient``): with ``u = s (p - q)`` per row, ``Jᵀu`` is the gradient
+        of ``½ Σ s² (p - q)²``.  None when the calculator computes stress (that pass
+        returns energies and forces only)."""
+        if self.calc.use_stress:
+            return None
+        if getattr(self, "_gw", None) is None:
+            c = self.calc
+            C, N = len(c.natoms), int(c.natoms.sum())
+            w = {"energy_weight": self.e_scale ** 2 if self.use[0] else np.zeros(C),
+                 "energy_ref": (np.asarray(c.ref_energy, float) if self.use[0]
+                                else np.zeros(C))}
+            if c.use_forces:
+                w["forces_weight"] = self.f_scale ** 2 if self.use[1] else np.zeros((N, 3))
+                w["forces_ref"] = (np.asarray(c.ref_forces, float) if self.use[1]
+                                   else np.zeros((N, 3)))
+            self._gw = w
+        return self._gw
+
     def jacobian(self, result, chain):
         """Rows of the residual Jacobian; ``chain`` scales the model's columns (K,)."""
         K = len(chain)

@@ -52,6 +52,12 @@ def _takes_columns(compute) -> bool:
     return "columns" in inspect.signature(compute).parameters
 
 
+@functools.cache
+def _takes_compact(compute) -> bool:
+    """Whether a spec's compute can return just the requested Jacobian columns."""
+    return "compact" in inspect.signature(compute).parameters
+
+
 class BuiltinModel(Model):
     """A model over one engine PotentialSpec.
 
@@ -113,6 +119,14 @@ class BuiltinModel(Model):
         return tuple(self.param_aliases.get(ps.name, ps.name) for ps in self.spec.params
                      if ps.is_cutoff)
 
+    def _check_columns(self, columns):
+        cols = np.asarray(columns, dtype=np.int64)
+        nflat = sum(len(p) for p in self.model_params.values())
+        if cols.size and (cols.min() < -nflat or cols.max() >= nflat):
+            raise ParameterError(f"Jacobian columns {cols.tolist()} are outside the "
+                                 f"{nflat} flat parameters of {self._display_name()}.")
+        return cols, nflat
+
     def compute(self, state: ModelState, forces: bool = True, stress: bool = False,
                 jacobian: bool = False, columns=None):
         """Evaluate the prepared batch with the current original-space parameters.
@@ -123,21 +137,36 @@ class BuiltinModel(Model):
         self.refresh_state(state)
         extra = {}
         if jacobian and columns is not None:
-            cols = np.asarray(columns, dtype=np.int64)
-            nflat = sum(len(p) for p in self.model_params.values())
-            if cols.size and (cols.min() < -nflat or cols.max() >= nflat):
-                raise ParameterError(f"Jacobian columns {cols.tolist()} are outside the "
-                                     f"{nflat} flat parameters of {self._display_name()}.")
+            cols, nflat = self._check_columns(columns)
             if _takes_columns(self.spec.compute):
                 extra["columns"] = cols % nflat
+                if _takes_compact(self.spec.compute):
+                    extra["compact"] = True
         res = self.spec.compute(state.batch, self.spec_params(),
                                 forces=forces, stress=stress, jacobian=jacobian, **extra)
-        if jacobian and columns is not None:
+        if jacobian and columns is not None and not extra.get("compact"):
             for attr in ("d_energy", "d_forces", "d_stress"):
                 arr = getattr(res, attr)
                 if arr is not None:
                     setattr(res, attr, np.ascontiguousarray(arr[..., cols]))
         return res
+
+    def compute_gradient(self, state: ModelState, columns, energy_weight, energy_ref,
+                         forces_weight=None, forces_ref=None):
+        """``(EngineResult with energy and forces, gradient)`` of the weighted squared
+        error ``1/2 sum ew (E - E_ref)^2 + 1/2 sum fw (F - F_ref)^2`` with respect to the
+        flat parameters ``columns`` (original space), in one engine pass without the
+        force Jacobian; None when the potential has no such pass (then use
+        :meth:`compute` with ``jacobian=True``).  Weights and references are per
+        configuration (C,) and per atom (N, 3) in the prepared order; without
+        ``forces_weight`` forces are not computed."""
+        fn = self.spec.extra.get("gradient")
+        if fn is None:
+            return None
+        self.refresh_state(state)
+        cols, nflat = self._check_columns(columns)
+        return fn(state.batch, self.spec_params(), cols % nflat, energy_weight, energy_ref,
+                  forces_weight, forces_ref)
 
     def __repr__(self):
         return f"{type(self).__name__}(species={self.species!r}, model_name={self.model_name!r})"

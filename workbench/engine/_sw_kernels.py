@@ -1,0 +1,427 @@
+"""Numba kernels of the Stillinger-Weber potential (see ``workbench.engine.sw``).
+
+Parameter derivatives are computed only for the requested columns: two (9, npairs)
+integer maps give, for parameter t of species pair k, its column in the energy Jacobian
+(``emap``) and in the force/stress Jacobians (``fmap``), or -1 when it is not wanted.
+A fit of a few parameters therefore pays for a few columns, not for all of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_IA, _IB, _IP, _IQ, _ISIG, _IGAM, _ICUT, _ILAM, _ICOS = range(9)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _inv_pow(s, p):
+    """s**-p, by multiplication for the common small integer exponents."""
+    if p == 0.0:
+        return 1.0
+    if 0.0 < p <= 12.0 and p == np.floor(p):
+        x = 1.0 / s
+        out = x
+        for _ in range(int(p) - 1):
+            out *= x
+        return out
+    return np.exp(-p * np.log(s))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _two_body_param(t, r, A, B, p, q, sig, sp, sq, u, E, P, G):
+    """Derivatives of phi2 and of dphi2/dr with respect to the two-body parameter
+    t = 0..5 (A, B, p, q, sigma, cutoff), from the shared intermediates of one pair:
+    sp = (r/sigma)^-p, sq = (r/sigma)^-q, u = r - cutoff, E = exp(sigma/u),
+    P = B sp - sq, G = dP/dr - P sigma/u^2."""
+    if t == 0:
+        return P * E, E * G
+    su2 = sig / (u * u)
+    # (P_t, dP_t/dr, e_t = dlnE/dt, w_t = d(sigma/u^2)/dt)
+    if t == 1:
+        Pt = sp
+        Prt = -p * sp / r
+        et = 0.0
+        wt = 0.0
+    elif t == 2:
+        L = np.log(r / sig)
+        Pt = -B * sp * L
+        Prt = B * sp * (p * L - 1.0) / r
+        et = 0.0
+        wt = 0.0
+    elif t == 3:
+        L = np.log(r / sig)
+        Pt = sq * L
+        Prt = sq * (1.0 - q * L) / r
+        et = 0.0
+        wt = 0.0
+    elif t == 4:
+        Pt = (p * B * sp - q * sq) / sig
+        Prt = (-p * p * B * sp + q * q * sq) / (r * sig)
+        et = 1.0 / u
+        wt = 1.0 / (u * u)
+    else:
+        Pt = 0.0
+        Prt = 0.0
+        et = su2
+        wt = 2.0 * sig / (u * u * u)
+    Gt = Prt - Pt * su2 - P * wt
+    return A * E * (Pt + P * et), A * E * (et * G + Gt)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _jac3(gJ, cf, s, k, sg, xj, xk, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+          dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz):
+    """Add one parameter's share of a three-body term's gradient to force column ``cf``
+    (skipped when negative): ``sg G_j + xj d_ij + cw grad_j cos`` on slot s (the ij
+    bond) and ``sg G_k + xk d_ik + cw grad_k cos`` on slot k."""
+    if cf >= 0:
+        gJ[s, 0, cf] += sg * Gjx + xj * dxj + cw * cjx
+        gJ[s, 1, cf] += sg * Gjy + xj * dyj + cw * cjy
+        gJ[s, 2, cf] += sg * Gjz + xj * dzj + cw * cjz
+        gJ[k, 0, cf] += sg * Gkx + xk * dxk + cw * ckx
+        gJ[k, 1, cf] += sg * Gky + xk * dyk + cw * cky
+        gJ[k, 2, cf] += sg * Gkz + xk * dzk + cw * ckz
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _jac3_pair(gJ, cfA, cfB, s, k, sgA, xjA, xkA, sgB, xjB, xkB, cw,
+               Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj, dxk, dyk, dzk,
+               cjx, cjy, cjz, ckx, cky, ckz):
+    """The same parameter of the ij pair (A) and of the ik pair (B), both with ``cw``:
+    one update when they share a column (one species pair), else two."""
+    if cfA == cfB:
+        _jac3(gJ, cfA, s, k, sgA + sgB, xjA + xjB, xkA + xkB, 2.0 * cw,
+              Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj, dxk, dyk, dzk,
+              cjx, cjy, cjz, ckx, cky, ckz)
+    else:
+        _jac3(gJ, cfA, s, k, sgA, xjA, xkA, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+        _jac3(gJ, cfB, s, k, sgB, xjB, xkB, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
+              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _energy_pair(d_energy, c, ceA, ceB, QA, QB):
+    """Energy-Jacobian counterpart of ``_jac3_pair``."""
+    if ceA == ceB:
+        if ceA >= 0:
+            d_energy[c, ceA] += QA + QB
+    else:
+        if ceA >= 0:
+            d_energy[c, ceA] += QA
+        if ceB >= 0:
+            d_energy[c, ceB] += QB
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, stress_ok,
+              volumes, ptab, prm, maxnb, want_forces, want_stress, emap, fmap,
+              energy, forces, stress, d_energy, d_forces, d_stress, ew, eref, fw, fref,
+              gcfg):
+    """Evaluate SW on a packed batch.
+
+    ``prm`` is (9, npairs) in the spec's parameter order.  ``emap``/``fmap`` (9, npairs)
+    map parameters to columns of ``d_energy`` (C, KE) and of ``d_forces`` (N, 3, K) /
+    ``d_stress`` (C, 6, K), -1 for none; with both all -1 no Jacobian work is done.
+    ``chunks`` are configuration ranges, one per task; ``maxnb`` bounds the neighbour
+    count of any atom.
+
+    For each centre i the gradient of its terms with respect to every bond vector d_ij is
+    gathered per neighbour slot first, then scattered once into forces (F_i += g,
+    F_j -= g) and the virial (g (x) d_ij); the force Jacobian does the same per column
+    into a buffer of the configuration's atoms, copied out when the configuration is done.
+
+    Gradient mode (``gcfg`` has C rows; then ``d_forces`` has none and KE == K): instead
+    of the copy, row c of ``gcfg`` receives the gradient of configuration c's share of
+    ``1/2 ew (E - eref)^2 + 1/2 sum fw (F - fref)^2`` (``fw`` may have no rows: no force
+    term), so the force Jacobian never leaves the cache.
+    """
+    K = d_forces.shape[2]
+    grad = gcfg.shape[0] > 0
+    fjac = K > 0 and want_forces
+    jac2 = False
+    jac3 = False
+    for t in range(9):
+        for kk in range(prm.shape[1]):
+            if emap[t, kk] >= 0 or fmap[t, kk] >= 0:
+                if t == _IGAM or t == _ILAM or t == _ICOS:
+                    jac3 = True
+                elif t == _ICUT:
+                    jac2 = True
+                    jac3 = True
+                else:
+                    jac2 = True
+    jacf = K > 0 and (want_forces or want_stress)
+    for ch in prange(chunks.shape[0] - 1):
+        vir = np.zeros(6)
+        nb = np.empty(maxnb, np.int64)
+        kp = np.empty(maxnb, np.int64)
+        m3 = np.empty((maxnb, 8), np.int64)
+        dd = np.empty((maxnb, 3))
+        rr = np.empty(maxnb)
+        uu = np.empty(maxnb)
+        ee = np.empty(maxnb)
+        aa = np.empty(maxnb)
+        gN = np.empty((maxnb, 3))
+        gJ = np.zeros((maxnb, 3, max(K, 1)))
+        maxat = 1
+        for c in range(chunks[ch], chunks[ch + 1]):
+            maxat = max(maxat, config_offsets[c + 1] - config_offsets[c])
+        dFl = np.zeros((maxat if fjac else 1, 3, max(K, 1)))
+        dvir = np.zeros((6, max(K, 1)))
+        for c in range(chunks[ch], chunks[ch + 1]):
+            vir[:] = 0.0
+            dvir[:, :] = 0.0
+            do_s = want_stress and stress_ok[c]
+            e = 0.0
+            off = config_offsets[c]
+            nat = config_offsets[c + 1] - off
+            if fjac:
+                dFl[:nat, :, :] = 0.0
+            for i in range(config_offsets[c], config_offsets[c + 1]):
+                si = species[i]
+                n = 0
+                for jj in range(pair_offsets[i], pair_offsets[i + 1]):
+                    j = pair_j[jj]
+                    kij = ptab[si, species[j]]
+                    rc = prm[_ICUT, kij]
+                    dx = pair_d[jj, 0]
+                    dy = pair_d[jj, 1]
+                    dz = pair_d[jj, 2]
+                    r = np.sqrt(dx * dx + dy * dy + dz * dz)
+                    if r >= rc:
+                        continue
+                    nb[n] = j
+                    kp[n] = kij
+                    dd[n, 0] = dx
+                    dd[n, 1] = dy
+                    dd[n, 2] = dz
+                    rr[n] = r
+                    u = r - rc
+                    g = prm[_IGAM, kij]
+                    uu[n] = u
+                    ee[n] = np.exp(g / u)
+                    aa[n] = -g / (u * u)
+                    if jac3:
+                        m3[n, 0] = emap[_ILAM, kij]
+                        m3[n, 1] = fmap[_ILAM, kij]
+                        m3[n, 2] = emap[_IGAM, kij]
+                        m3[n, 3] = fmap[_IGAM, kij]
+                        m3[n, 4] = emap[_ICUT, kij]
+                        m3[n, 5] = fmap[_ICUT, kij]
+                        m3[n, 6] = emap[_ICOS, kij]
+                        m3[n, 7] = fmap[_ICOS, kij]
+                    n += 1
+                gN[:n, :] = 0.0
+                if jacf:
+                    gJ[:n, :, :] = 0.0
+                # two-body, half weight per ordered pair
+                for s in range(n):
+                    kij = kp[s]
+                    r = rr[s]
+                    A = prm[_IA, kij]
+                    B = prm[_IB, kij]
+                    p = prm[_IP, kij]
+                    q = prm[_IQ, kij]
+                    sig = prm[_ISIG, kij]
+                    sp = _inv_pow(r / sig, p)
+                    sq = _inv_pow(r / sig, q)
+                    u = r - prm[_ICUT, kij]
+                    E = np.exp(sig / u)
+                    P = B * sp - sq
+                    G = (-p * B * sp + q * sq) / r - P * (sig / (u * u))
+                    e += 0.5 * A * P * E
+                    g = 0.5 * (A * E * G) / r
+                    gN[s, 0] += g * dd[s, 0]
+                    gN[s, 1] += g * dd[s, 1]
+                    gN[s, 2] += g * dd[s, 2]
+                    if not jac2:
+                        continue
+                    for t in range(6):
+                        tp = t if t < 5 else _ICUT
+                        ce = emap[tp, kij]
+                        cf = fmap[tp, kij]
+                        if ce < 0 and cf < 0:
+                            continue
+                        dphi, dphir = _two_body_param(t, r, A, B, p, q, sig, sp, sq, u,
+                                                      E, P, G)
+                        if ce >= 0:
+                            d_energy[c, ce] += 0.5 * dphi
+                        if cf >= 0:
+                            gt = 0.5 * dphir / r
+                            gJ[s, 0, cf] += gt * dd[s, 0]
+                            gJ[s, 1, cf] += gt * dd[s, 1]
+                            gJ[s, 2, cf] += gt * dd[s, 2]
+                # three-body, j before k in i's list
+                for s in range(n):
+                    kij = kp[s]
+                    lij = prm[_ILAM, kij]
+                    rij = rr[s]
+                    uij = uu[s]
+                    aij = aa[s]
+                    dxj = dd[s, 0]
+                    dyj = dd[s, 1]
+                    dzj = dd[s, 2]
+                    for t3 in range(s + 1, n):
+                        kik = kp[t3]
+                        lik = prm[_ILAM, kik]
+                        lam = np.sqrt(abs(lij) * abs(lik))
+                        c0 = 0.5 * (prm[_ICOS, kij] + prm[_ICOS, kik])
+                        rik = rr[t3]
+                        uik = uu[t3]
+                        aik = aa[t3]
+                        dxk = dd[t3, 0]
+                        dyk = dd[t3, 1]
+                        dzk = dd[t3, 2]
+                        X = ee[s] * ee[t3]
+                        inv = 1.0 / (rij * rik)
+                        cs = (dxj * dxk + dyj * dyk + dzj * dzk) * inv
+                        D = cs - c0
+                        XDD = X * D * D
+                        e += lam * XDD
+                        # gradients of cos with respect to d_ij and d_ik
+                        fj = cs / (rij * rij)
+                        fk = cs / (rik * rik)
+                        cjx = dxk * inv - fj * dxj
+                        cjy = dyk * inv - fj * dyj
+                        cjz = dzk * inv - fj * dzj
+                        ckx = dxj * inv - fk * dxk
+                        cky = dyj * inv - fk * dyk
+                        ckz = dzj * inv - fk * dzk
+                        # grad Q = X (D^2 a d/r + 2 D grad cos)
+                        hj = XDD * aij / rij
+                        hk = XDD * aik / rik
+                        tD = 2.0 * X * D
+                        Gjx = hj * dxj + tD * cjx
+                        Gjy = hj * dyj + tD * cjy
+                        Gjz = hj * dzj + tD * cjz
+                        Gkx = hk * dxk + tD * ckx
+                        Gky = hk * dyk + tD * cky
+                        Gkz = hk * dzk + tD * ckz
+                        gN[s, 0] += lam * Gjx
+                        gN[s, 1] += lam * Gjy
+                        gN[s, 2] += lam * Gjz
+                        gN[t3, 0] += lam * Gkx
+                        gN[t3, 1] += lam * Gky
+                        gN[t3, 2] += lam * Gkz
+                        if not jac3:
+                            continue
+                        # 8 local parameters: lambda, gamma, cutoff and costheta0 of the
+                        # ij pair (A, slot s) and of the ik pair (B, slot t3).  Each adds
+                        # dQ/dt to the energy and sg*G + x*d + cw*grad(cos) to the slots.
+                        ceA = m3[s, 0]
+                        cfA = m3[s, 1]
+                        ceB = m3[t3, 0]
+                        cfB = m3[t3, 1]
+                        if max(ceA, cfA, ceB, cfB) >= 0:
+                            sgA = 0.5 * lam / lij if lij != 0.0 else 0.0
+                            sgB = 0.5 * lam / lik if lik != 0.0 else 0.0
+                            _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
+                            _jac3_pair(gJ, cfA, cfB, s, t3, sgA, 0.0, 0.0, sgB, 0.0, 0.0,
+                                       0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
+                                       dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        ceA = m3[s, 2]
+                        cfA = m3[s, 3]
+                        ceB = m3[t3, 2]
+                        cfB = m3[t3, 3]
+                        if max(ceA, cfA, ceB, cfB) >= 0:
+                            sgA = lam / uij
+                            sgB = lam / uik
+                            _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
+                            _jac3_pair(gJ, cfA, cfB, s, t3,
+                                       sgA, -lam * XDD / (uij * uij * rij), 0.0,
+                                       sgB, 0.0, -lam * XDD / (uik * uik * rik),
+                                       0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
+                                       dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        # d/dcutoff: w = gamma/u^2 = -a
+                        ceA = m3[s, 4]
+                        cfA = m3[s, 5]
+                        ceB = m3[t3, 4]
+                        cfB = m3[t3, 5]
+                        if max(ceA, cfA, ceB, cfB) >= 0:
+                            sgA = -lam * aij
+                            sgB = -lam * aik
+                            _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
+                            _jac3_pair(gJ, cfA, cfB, s, t3,
+                                       sgA, 2.0 * lam * XDD * aij / (uij * rij), 0.0,
+                                       sgB, 0.0, 2.0 * lam * XDD * aik / (uik * rik),
+                                       0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
+                                       dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        # d/dcostheta0_ij = d/dcostheta0_ik: dD = -1/2 each
+                        ceA = m3[s, 6]
+                        cfA = m3[s, 7]
+                        ceB = m3[t3, 6]
+                        cfB = m3[t3, 7]
+                        if max(ceA, cfA, ceB, cfB) >= 0:
+                            LX = lam * X
+                            xj = -LX * D * aij / rij
+                            xk = -LX * D * aik / rik
+                            _energy_pair(d_energy, c, ceA, ceB, -LX * D, -LX * D)
+                            _jac3_pair(gJ, cfA, cfB, s, t3, 0.0, xj, xk, 0.0, xj, xk,
+                                       -LX, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
+                                       dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                # scatter the per-bond gradients
+                if fjac:
+                    for a in range(3):
+                        for col in range(K):
+                            tot = 0.0
+                            for s in range(n):
+                                tot += gJ[s, a, col]
+                            dFl[i - off, a, col] += tot
+                for s in range(n):
+                    j = nb[s]
+                    gx = gN[s, 0]
+                    gy = gN[s, 1]
+                    gz = gN[s, 2]
+                    if want_forces:
+                        forces[i, 0] += gx
+                        forces[i, 1] += gy
+                        forces[i, 2] += gz
+                        forces[j, 0] -= gx
+                        forces[j, 1] -= gy
+                        forces[j, 2] -= gz
+                    if do_s:
+                        vir[0] += gx * dd[s, 0]
+                        vir[1] += gy * dd[s, 1]
+                        vir[2] += gz * dd[s, 2]
+                        vir[3] += gy * dd[s, 2]
+                        vir[4] += gx * dd[s, 2]
+                        vir[5] += gx * dd[s, 1]
+                    if not jacf:
+                        continue
+                    if want_forces:
+                        for a in range(3):
+                            for col in range(K):
+                                dFl[j - off, a, col] -= gJ[s, a, col]
+                    if do_s:
+                        for col in range(K):
+                            gx = gJ[s, 0, col]
+                            gy = gJ[s, 1, col]
+                            gz = gJ[s, 2, col]
+                            dvir[0, col] += gx * dd[s, 0]
+                            dvir[1, col] += gy * dd[s, 1]
+                            dvir[2, col] += gz * dd[s, 2]
+                            dvir[3, col] += gy * dd[s, 2]
+                            dvir[4, col] += gx * dd[s, 2]
+                            dvir[5, col] += gx * dd[s, 1]
+            energy[c] = e
+            if grad:
+                de = ew[c] * (e - eref[c])
+                for col in range(K):
+                    gcfg[c, col] = de * d_energy[c, col]
+                if fjac and fw.shape[0] > 0:
+                    for a in range(nat):
+                        for x in range(3):
+                            wv = fw[off + a, x] * (forces[off + a, x] - fref[off + a, x])
+                            for col in range(K):
+                                gcfg[c, col] += wv * dFl[a, x, col]
+            elif fjac:
+                d_forces[off:off + nat, :, :] = dFl[:nat, :, :]
+            if want_stress:
+                vol = volumes[c]
+                for a in range(6):
+                    stress[c, a] = vir[a] / vol if do_s else np.nan
+                    if jacf:
+                        for col in range(K):
+                            d_stress[c, a, col] = dvir[a, col] / vol if do_s else np.nan
