@@ -1,5 +1,7 @@
 """ASE interop, random round-trips (hypothesis), atomic writes, Configuration helpers."""
 
+import os
+
 import numpy as np
 import pytest
 from ase.data import chemical_symbols
@@ -8,7 +10,6 @@ from hypothesis import strategies as st
 
 from workbench import datasets
 from workbench.data import Configuration, Dataset, read_config, write_config
-from workbench.data import extxyz
 from workbench.data.extxyz import format_extxyz, parse_extxyz
 
 
@@ -101,7 +102,7 @@ def test_failed_write_leaves_old_file(tmp_path, si4_path, monkeypatch):
 
     def boom(*args):
         raise OSError("disk full")
-    monkeypatch.setattr(extxyz.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         write_config(target, c)
     assert target.read_text() == "old content\n"

@@ -183,7 +183,7 @@ class Fisher:
 
             warnings.warn(self.message, RuntimeWarning, stacklevel=2)
         if verbose > 0:
-            from workbench.data.extxyz import write_text_atomic
+            from workbench.atomic import write_text_atomic
 
             write_text_atomic(path, self.format_file())
         return self.F, self.F_stdev

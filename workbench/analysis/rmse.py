@@ -124,7 +124,7 @@ class EnergyForcesRMSE:
         if path is None:
             sys.stdout.write(text)
         else:
-            from workbench.data.extxyz import write_text_atomic
+            from workbench.atomic import write_text_atomic
 
             write_text_atomic(path, text)
         return self.energy_rmse, self.forces_rmse

@@ -32,15 +32,13 @@ The writer uses ``repr`` formatting (shortest string that round-trips), so
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 from ase.data import chemical_symbols
 
+from workbench.atomic import write_text_atomic
 from workbench.errors import DatasetError
 
 _KNOWN_SPECIES = frozenset(chemical_symbols)
@@ -360,24 +358,6 @@ def format_extxyz(cell, species, coords, PBC, energy=None, forces=None, stress=N
     for sp, row in zip(species, data):
         out.append(sp + " " + " ".join(map(repr, row)))
     return "\n".join(out) + "\n"
-
-
-def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``: an interrupted
-    or failing write leaves any previous file untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write_extxyz(path, cell, species, coords, PBC, energy=None, forces=None, stress=None):

@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from workbench.atomic import atomic_open
 from workbench.ml.descriptors._base import DescriptorError, conf_arrays
 
 logger = logging.getLogger(__name__)
@@ -28,16 +27,8 @@ FORMAT = "workbench-fingerprints-1"
 
 
 def _atomic_pickle(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _update_array(h, arr) -> None:
@@ -130,7 +121,8 @@ def generate_fingerprints(descriptor, configs, fit_forces=False, fit_stress=Fals
     With ``descriptor.normalize`` and no mean/stdev set yet (a training set), the mean and
     standard deviation over all atoms are computed (``use_welford_method`` streams them),
     stored on the descriptor and written to ``fingerprints_mean_stdev_filename`` (default
-    ``fingerprints_mean_and_stdev.pkl``) as the descriptor's state dict.  A descriptor that
+    ``fingerprints_mean_and_stdev.pkl`` beside the fingerprints file) as the descriptor's
+    state dict.  A descriptor that
     already has them (a test set) uses them as they are.
 
     Each entry (see :func:`load_fingerprints`) has ``configuration``, ``zeta`` (N, D),
@@ -174,7 +166,8 @@ def generate_fingerprints(descriptor, configs, fit_forces=False, fit_stress=Fals
             mean, stdev = stacked.mean(axis=0), stacked.std(axis=0)
         descriptor.mean = mean
         descriptor.stdev = _safe_stdev(stdev)
-        ms_path = Path(fingerprints_mean_stdev_filename or "fingerprints_mean_and_stdev.pkl")
+        ms_path = Path(fingerprints_mean_stdev_filename
+                       or Path(fingerprints_filename).with_name("fingerprints_mean_and_stdev.pkl"))
         _atomic_pickle(descriptor.state_dict(), ms_path)
     if results is None:
         results = _transform_all(descriptor, configs, fit_forces, fit_stress, nprocs, backend)

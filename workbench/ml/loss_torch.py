@@ -9,13 +9,12 @@ sum of its batch losses.  Training runs as a :class:`TrainingSession`.
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from workbench.atomic import atomic_open
 from workbench.errors import LossError
 from workbench.fit import residuals as R
 from workbench.ml.training_session import TrainingSession
@@ -226,17 +225,9 @@ class LossNeuralNetworkModel:
         if self.optimizer is None:
             raise LossError("no optimizer yet: call minimize(...) first")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_open(path, "wb") as fh:
             torch.save({"method": self.optimizer_method,
-                        "state": self.optimizer.state_dict()}, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+                        "state": self.optimizer.state_dict()}, fh)
         return path
 
     def load_optimizer_state(self, path="optimizer_state.pkl"):

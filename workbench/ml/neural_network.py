@@ -13,14 +13,13 @@ ensemble masks).
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from workbench.atomic import atomic_open
 from workbench.errors import ModelError, ParameterError
 
 DUNN_DRIVER = "DUNN__MD_292677547454_000"
@@ -33,16 +32,8 @@ def _torch_dtype(np_dtype):
 
 
 def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as fh:
+        torch.save(obj, fh)
 
 
 class Dropout(torch.nn.Module):
