@@ -153,6 +153,16 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                 else:
                     jac2 = True
     jacf = K > 0 and (want_forces or want_stress)
+    # the wanted two-body parameters of each pair type: t = 0..5 (A, B, p, q, sigma,
+    # cutoff), so the bond loop visits only those
+    n2 = np.zeros(prm.shape[1], np.int64)
+    t2 = np.zeros((prm.shape[1], 6), np.int64)
+    for kk in range(prm.shape[1]):
+        for t in range(6):
+            tp = t if t < 5 else _ICUT
+            if emap[tp, kk] >= 0 or fmap[tp, kk] >= 0:
+                t2[kk, n2[kk]] = t
+                n2[kk] += 1
     for ch in prange(chunks.shape[0] - 1):
         vir = np.zeros(6)
         nb = np.empty(maxnb, np.int64)
@@ -160,7 +170,10 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
         m3 = np.empty((maxnb, 8), np.int64)
         dd = np.empty((maxnb, 3))
         rr = np.empty(maxnb)
-        uu = np.empty(maxnb)
+        ir = np.empty(maxnb)
+        iu = np.empty(maxnb)
+        ar = np.empty(maxnb)
+        il = np.empty(maxnb)
         ee = np.empty(maxnb)
         aa = np.empty(maxnb)
         gN = np.empty((maxnb, 3))
@@ -200,9 +213,14 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                     rr[n] = r
                     u = r - rc
                     g = prm[_IGAM, kij]
-                    uu[n] = u
                     ee[n] = np.exp(g / u)
+                    # reciprocals once per bond: the triplet loop only multiplies
+                    ir[n] = 1.0 / r
+                    iu[n] = 1.0 / u
                     aa[n] = -g / (u * u)
+                    ar[n] = aa[n] / r
+                    lm = prm[_ILAM, kij]
+                    il[n] = 1.0 / lm if lm != 0.0 else 0.0
                     if jac3:
                         m3[n, 0] = emap[_ILAM, kij]
                         m3[n, 1] = fmap[_ILAM, kij]
@@ -228,28 +246,29 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                     sp = _inv_pow(r / sig, p)
                     sq = _inv_pow(r / sig, q)
                     u = r - prm[_ICUT, kij]
-                    E = np.exp(sig / u)
+                    ius = iu[s]
+                    irs = ir[s]
+                    E = np.exp(sig * ius)
                     P = B * sp - sq
-                    G = (-p * B * sp + q * sq) / r - P * (sig / (u * u))
-                    e += 0.5 * A * P * E
-                    g = 0.5 * (A * E * G) / r
+                    G = (-p * B * sp + q * sq) * irs - P * (sig * (ius * ius))
+                    e += 0.5 * (A * P * E)
+                    g = 0.5 * (A * E * G) * irs
                     gN[s, 0] += g * dd[s, 0]
                     gN[s, 1] += g * dd[s, 1]
                     gN[s, 2] += g * dd[s, 2]
                     if not jac2:
                         continue
-                    for t in range(6):
+                    for q2 in range(n2[kij]):
+                        t = t2[kij, q2]
                         tp = t if t < 5 else _ICUT
                         ce = emap[tp, kij]
                         cf = fmap[tp, kij]
-                        if ce < 0 and cf < 0:
-                            continue
                         dphi, dphir = _two_body_param(t, r, A, B, p, q, sig, sp, sq, u,
                                                       E, P, G)
                         if ce >= 0:
                             d_energy[c, ce] += 0.5 * dphi
                         if cf >= 0:
-                            gt = 0.5 * dphir / r
+                            gt = 0.5 * dphir * irs
                             gJ[s, 0, cf] += gt * dd[s, 0]
                             gJ[s, 1, cf] += gt * dd[s, 1]
                             gJ[s, 2, cf] += gt * dd[s, 2]
@@ -257,9 +276,10 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                 for s in range(n):
                     kij = kp[s]
                     lij = prm[_ILAM, kij]
-                    rij = rr[s]
-                    uij = uu[s]
+                    irj = ir[s]
+                    iuj = iu[s]
                     aij = aa[s]
+                    arj = ar[s]
                     dxj = dd[s, 0]
                     dyj = dd[s, 1]
                     dzj = dd[s, 2]
@@ -268,21 +288,22 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                         lik = prm[_ILAM, kik]
                         lam = np.sqrt(abs(lij) * abs(lik))
                         c0 = 0.5 * (prm[_ICOS, kij] + prm[_ICOS, kik])
-                        rik = rr[t3]
-                        uik = uu[t3]
+                        irk = ir[t3]
+                        iuk = iu[t3]
                         aik = aa[t3]
+                        ark = ar[t3]
                         dxk = dd[t3, 0]
                         dyk = dd[t3, 1]
                         dzk = dd[t3, 2]
                         X = ee[s] * ee[t3]
-                        inv = 1.0 / (rij * rik)
+                        inv = irj * irk
                         cs = (dxj * dxk + dyj * dyk + dzj * dzk) * inv
                         D = cs - c0
                         XDD = X * D * D
                         e += lam * XDD
                         # gradients of cos with respect to d_ij and d_ik
-                        fj = cs / (rij * rij)
-                        fk = cs / (rik * rik)
+                        fj = cs * (irj * irj)
+                        fk = cs * (irk * irk)
                         cjx = dxk * inv - fj * dxj
                         cjy = dyk * inv - fj * dyj
                         cjz = dzk * inv - fj * dzj
@@ -290,8 +311,8 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                         cky = dyj * inv - fk * dyk
                         ckz = dzj * inv - fk * dzk
                         # grad Q = X (D^2 a d/r + 2 D grad cos)
-                        hj = XDD * aij / rij
-                        hk = XDD * aik / rik
+                        hj = XDD * arj
+                        hk = XDD * ark
                         tD = 2.0 * X * D
                         Gjx = hj * dxj + tD * cjx
                         Gjy = hj * dyj + tD * cjy
@@ -315,8 +336,8 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                         ceB = m3[t3, 0]
                         cfB = m3[t3, 1]
                         if max(ceA, cfA, ceB, cfB) >= 0:
-                            sgA = 0.5 * lam / lij if lij != 0.0 else 0.0
-                            sgB = 0.5 * lam / lik if lik != 0.0 else 0.0
+                            sgA = 0.5 * lam * il[s]
+                            sgB = 0.5 * lam * il[t3]
                             _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
                             _jac3_pair(gJ, cfA, cfB, s, t3, sgA, 0.0, 0.0, sgB, 0.0, 0.0,
                                        0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
@@ -326,12 +347,12 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                         ceB = m3[t3, 2]
                         cfB = m3[t3, 3]
                         if max(ceA, cfA, ceB, cfB) >= 0:
-                            sgA = lam / uij
-                            sgB = lam / uik
+                            sgA = lam * iuj
+                            sgB = lam * iuk
                             _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
                             _jac3_pair(gJ, cfA, cfB, s, t3,
-                                       sgA, -lam * XDD / (uij * uij * rij), 0.0,
-                                       sgB, 0.0, -lam * XDD / (uik * uik * rik),
+                                       sgA, -lam * XDD * (iuj * iuj * irj), 0.0,
+                                       sgB, 0.0, -lam * XDD * (iuk * iuk * irk),
                                        0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
                                        dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
                         # d/dcutoff: w = gamma/u^2 = -a
@@ -344,8 +365,8 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                             sgB = -lam * aik
                             _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
                             _jac3_pair(gJ, cfA, cfB, s, t3,
-                                       sgA, 2.0 * lam * XDD * aij / (uij * rij), 0.0,
-                                       sgB, 0.0, 2.0 * lam * XDD * aik / (uik * rik),
+                                       sgA, 2.0 * lam * XDD * (arj * iuj), 0.0,
+                                       sgB, 0.0, 2.0 * lam * XDD * (ark * iuk),
                                        0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
                                        dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
                         # d/dcostheta0_ij = d/dcostheta0_ik: dD = -1/2 each
@@ -355,8 +376,8 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
                         cfB = m3[t3, 7]
                         if max(ceA, cfA, ceB, cfB) >= 0:
                             LX = lam * X
-                            xj = -LX * D * aij / rij
-                            xk = -LX * D * aik / rik
+                            xj = -LX * D * arj
+                            xk = -LX * D * ark
                             _energy_pair(d_energy, c, ceA, ceB, -LX * D, -LX * D)
                             _jac3_pair(gJ, cfA, cfB, s, t3, 0.0, xj, xk, 0.0, xj, xk,
                                        -LX, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
