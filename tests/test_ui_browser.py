@@ -360,14 +360,15 @@ def notebook_copy(tmp_path) -> Path:
 def test_workbench_notebook_in_jupyterlab(browser, artifacts, tmp_path, notebook_copy):
     with workbench_server("lab", notebook_copy, artifacts, lab_settings(tmp_path)) as (base, token):
         page = open_lab(browser, base, token, "notebooks/workbench.ipynb", artifacts)
-        lab_run_all(page)
-        page.wait_for_selector("button.wb-fit", timeout=120_000)
+        with screenshot_on_failure(page, artifacts):
+            lab_run_all(page)
+            page.wait_for_selector("button.wb-fit", timeout=120_000)
 
-        def another_cell(page):
-            return lab_execute_new_cell(
-                page, "print('session', wb.session.state, wb.session.iteration)")
+            def another_cell(page):
+                return lab_execute_new_cell(
+                    page, "print('session', wb.session.state, wb.session.iteration)")
 
-        result = run_fit_in_page(page, artifacts, another_cell)
+            result = run_fit_in_page(page, artifacts, another_cell)
         check_fit(result)
         # the kernel ran a cell while the optimizer was working in its thread
         assert result["during"].startswith("session running"), result["during"]
@@ -381,11 +382,22 @@ def test_workbench_notebook_in_jupyterlab(browser, artifacts, tmp_path, notebook
         page.close()
 
 
+@contextlib.contextmanager
+def screenshot_on_failure(page, outdir: Path):
+    try:
+        yield
+    except Exception:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(outdir / "failure.png"), full_page=True)
+        raise
+
+
 def test_workbench_app_in_voila(browser, artifacts, notebook_copy):
     with workbench_server("app", notebook_copy, artifacts) as (base, token):
         page = open_voila(browser, base, token, artifacts)
-        page.wait_for_selector("button.wb-fit", timeout=300_000)
-        result = run_fit_in_page(page, artifacts)
-        check_fit(result)
+        with screenshot_on_failure(page, artifacts):
+            page.wait_for_selector("button.wb-fit", timeout=300_000)
+            result = run_fit_in_page(page, artifacts)
+            check_fit(result)
         page.screenshot(path=str(artifacts / "voila-workbench.png"), full_page=True)
         page.close()

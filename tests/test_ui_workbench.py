@@ -39,6 +39,12 @@ def test_panels_are_composed(wb):
     assert wb.weights.browser is wb.browser
     assert len(wb.browser.fit_configs()) == 4
     assert "4 of 4 configurations" in wb.title_w.value
+    # only the Fit tab's figures exist until another tab is opened
+    assert wb.browser.hist_fig is None and wb.weights.preview is None
+    wb.tabs.selected_index = 1
+    assert sum([t for t in wb.browser.hist_fig.data if t.name == "fitted"][0].y) == 4
+    wb.tabs.selected_index = 2
+    assert sum(wb.weights.preview.data[0].y) == 4
 
 
 def test_config_round_trip(wb, tmp_path):

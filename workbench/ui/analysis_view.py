@@ -62,19 +62,10 @@ class AnalysisView(w.VBox):
         self.refresh_w = w.Button(description="Refresh analysis", icon="refresh")
         self.refresh_w.on_click(lambda _: self.refresh())
         self.summary_w = w.HTML()
-        self.energy_fig = _fig("energy per atom", "reference (eV/atom)", "predicted (eV/atom)")
-        self.force_fig = _fig("force components", "reference (eV/Å)", "predicted (eV/Å)")
-        self.error_fig = _fig("worst configurations (force error per atom)", "configuration",
-                              "‖ΔF‖ / N (eV/Å)", height=300, xaxis=dict(showticklabels=False))
-        self.fisher_fig = _fig("Fisher information (log10 |F|)", "", "", height=340,
-                               yaxis=dict(autorange="reversed"))
-        self.eigen_fig = _fig("eigenvalues of F", "index", "eigenvalue", height=300,
-                              yaxis=dict(type="log"))
         self.std_w = w.HTML()
-        self.plots = w.VBox([
-            self.summary_w, w.HBox([self.energy_fig, self.force_fig]), self.error_fig,
-            w.HBox([self.fisher_fig, w.VBox([self.std_w, self.eigen_fig])]),
-        ])
+        self.energy_fig = self.force_fig = self.error_fig = None
+        self.fisher_fig = self.eigen_fig = None
+        self.plots = w.VBox()
         self.available = analysis_api() is not None
         self.plots.layout.display = "none"
         self.children = [w.HBox([self.refresh_w, self.status_w]), self.plots]
@@ -155,7 +146,26 @@ class AnalysisView(w.VBox):
         return {"parts": parts, "fisher": fisher}
 
     # ---------------------------------------------------------------- drawing
+    def _make_figures(self) -> None:
+        """The figures are created with the first results, not with the view (fewer
+        widgets for a page to load up front)."""
+        if self.energy_fig is not None:
+            return
+        self.energy_fig = _fig("energy per atom", "reference (eV/atom)", "predicted (eV/atom)")
+        self.force_fig = _fig("force components", "reference (eV/Å)", "predicted (eV/Å)")
+        self.error_fig = _fig("worst configurations (force error per atom)", "configuration",
+                              "‖ΔF‖ / N (eV/Å)", height=300, xaxis=dict(showticklabels=False))
+        self.fisher_fig = _fig("Fisher information (log10 |F|)", "", "", height=340,
+                               yaxis=dict(autorange="reversed"))
+        self.eigen_fig = _fig("eigenvalues of F", "index", "eigenvalue", height=300,
+                              yaxis=dict(type="log"))
+        self.plots.children = [
+            self.summary_w, w.HBox([self.energy_fig, self.force_fig]), self.error_fig,
+            w.HBox([self.fisher_fig, w.VBox([self.std_w, self.eigen_fig])]),
+        ]
+
     def draw(self, result: dict) -> None:
+        self._make_figures()
         parts, fisher = result["parts"], result["fisher"]
         rows = [f"<tr><td>{p}</td><td>{len(d['index'])}</td><td>{d['energy_rmse']:.5g}</td>"
                 f"<td>{d['forces_rmse']:.5g}</td></tr>" for p, d in parts.items()]

@@ -71,7 +71,8 @@ class DatasetBrowser(w.VBox):
     ``on_change()`` is called after include/exclude or split changes.
     """
 
-    def __init__(self, dataset, on_change=None, rows: int = 14, **kwargs):
+    def __init__(self, dataset, on_change=None, rows: int = 14, lazy_figures: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.add_class("wb-dataset-browser")
         self.dataset = dataset
@@ -105,13 +106,8 @@ class DatasetBrowser(w.VBox):
         self.forces_w = w.Checkbox(value=False, description="force arrows", indent=False)
         self.info_w = w.HTML()
         self.viewer_box = w.Box(layout=w.Layout(width="460px", height="380px"))
-        grid = make_subplots(rows=1, cols=2, horizontal_spacing=0.15)
-        grid.update_layout(height=300, width=640, margin=dict(l=50, r=10, t=30, b=40),
-                           showlegend=False, barmode="overlay",
-                           xaxis=dict(title="energy per atom (eV)"),
-                           xaxis2=dict(title="force component (eV/Å)"),
-                           yaxis=dict(title="configurations"), yaxis2=dict(title="components"))
-        self.hist_fig = go.FigureWidget(grid)
+        self.hist_fig = None
+        self.hist_box = w.Box()
 
         self.filter_w.observe(lambda _: self.refresh_table(), "value")
         self.sort_w.observe(lambda _: self.refresh_table(), "value")
@@ -131,9 +127,24 @@ class DatasetBrowser(w.VBox):
             w.HBox([self.count_w, self.include_w, self.exclude_w, self.test_fraction_w,
                     self.seed_w, self.split_w]),
             w.HBox([w.VBox([w.HBox([self.frame_w, self.forces_w]), self.info_w,
-                            self.viewer_box]), self.hist_fig]),
+                            self.viewer_box]), self.hist_box]),
         ]
         self.refresh_table()
+        if not lazy_figures:
+            self.show_figures()
+
+    def show_figures(self) -> None:
+        """Create and draw the histograms (a Workbench does this when the tab opens)."""
+        if self.hist_fig is None:
+            grid = make_subplots(rows=1, cols=2, horizontal_spacing=0.15)
+            grid.update_layout(height=300, width=640, margin=dict(l=50, r=10, t=30, b=40),
+                               showlegend=False, barmode="overlay",
+                               xaxis=dict(title="energy per atom (eV)"),
+                               xaxis2=dict(title="force component (eV/Å)"),
+                               yaxis=dict(title="configurations"),
+                               yaxis2=dict(title="components"))
+            self.hist_fig = go.FigureWidget(grid)
+            self.hist_box.children = [self.hist_fig]
         self.refresh_histograms()
 
     # ---------------------------------------------------------------- table
@@ -298,6 +309,8 @@ class DatasetBrowser(w.VBox):
     def refresh_histograms(self) -> None:
         """Energy per atom of every configuration (fitted ones highlighted) and the force
         components of the fitted ones, binned here and sent as bars."""
+        if self.hist_fig is None:
+            return
         e_all = self.table.energy_per_atom.to_numpy()
         fitted = (self.table.included & (self.table.split == "train")).to_numpy()
         finite = np.isfinite(e_all)

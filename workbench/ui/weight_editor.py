@@ -30,7 +30,7 @@ class WeightEditor(w.VBox):
     """
 
     def __init__(self, configs, spec: dict | None = None, rules=None, browser=None,
-                 on_change=None, root=None, **kwargs):
+                 on_change=None, root=None, lazy_figures: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.root = root
         self.add_class("wb-weight-editor")
@@ -64,13 +64,8 @@ class WeightEditor(w.VBox):
         self.apply_w = w.Button(description="Apply weights", button_style="primary")
         self.message_w = w.HTML()
         self.rules_w = w.HTML()
-        self.preview = go.FigureWidget(make_subplots(rows=1, cols=2, horizontal_spacing=0.15))
-        self.preview.update_layout(height=260, width=620, showlegend=False,
-                                   margin=dict(l=50, r=10, t=30, b=40),
-                                   xaxis=dict(title="config × energy weight"),
-                                   xaxis2=dict(title="config × forces weight"),
-                                   yaxis=dict(title="configurations"),
-                                   yaxis2=dict(title="configurations"))
+        self.preview = None
+        self.preview_box = w.Box()
         self.constant_box = w.VBox([self.config_w, self.energy_w, self.forces_w, self.stress_w])
         self.inverse_box = w.VBox([self.config_w] + [w.HBox(list(self.c_w[p])) for p in PROPS])
         self.params_box = w.Box()
@@ -84,10 +79,24 @@ class WeightEditor(w.VBox):
             w.HTML("<b>per-configuration config weights</b>"),
             w.HBox([self.pattern_w, self.rule_weight_w, self.by_pattern_w,
                     self.by_selection_w, self.clear_rules_w]),
-            self.rules_w, w.HBox([self.apply_w, self.message_w]), self.preview,
+            self.rules_w, w.HBox([self.apply_w, self.message_w]), self.preview_box,
         ]
         self._show_kind()
         self._show_rules()
+        if not lazy_figures:
+            self.show_figures()
+
+    def show_figures(self) -> None:
+        """Create and draw the preview (a Workbench does this when the tab opens)."""
+        if self.preview is None:
+            self.preview = go.FigureWidget(make_subplots(rows=1, cols=2, horizontal_spacing=0.15))
+            self.preview.update_layout(height=260, width=620, showlegend=False,
+                                       margin=dict(l=50, r=10, t=30, b=40),
+                                       xaxis=dict(title="config × energy weight"),
+                                       xaxis2=dict(title="config × forces weight"),
+                                       yaxis=dict(title="configurations"),
+                                       yaxis2=dict(title="configurations"))
+            self.preview_box.children = [self.preview]
         self.refresh_preview()
 
     def _show_kind(self) -> None:
@@ -148,6 +157,8 @@ class WeightEditor(w.VBox):
         return True
 
     def refresh_preview(self) -> None:
+        if self.preview is None:
+            return
         ew = np.array([float(np.mean(c.config_weight)) * float(np.mean(c.energy_weight))
                        for c in self.configs])
         fw = np.array([float(np.mean(c.config_weight)) * float(np.mean(c.forces_weight))

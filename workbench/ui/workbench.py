@@ -42,20 +42,23 @@ class Workbench(w.VBox):
         fit = {**fc.FIT_DEFAULTS, **(fit or {})}
         self.output = dict(output or {})
         self.calculator = None
-        self.browser = DatasetBrowser(dataset, on_change=self._data_changed)
+        # Only the Fit tab's figures exist up front; the others are created when their tab
+        # is first opened (a page then loads few plotly widgets at once, which Voila needs).
+        self.browser = DatasetBrowser(dataset, on_change=self._data_changed, lazy_figures=True)
         configs = self.browser.configs
         self.data_name = fc.dataset_path_name(configs)
         root_dir = fc.dataset_root(configs)
         self.weights = WeightEditor(configs, weight or spec_from_configs(configs),
                                     rules=weight_rules, browser=self.browser,
-                                    on_change=self.browser.refresh_weights, root=root_dir)
+                                    on_change=self.browser.refresh_weights, root=root_dir,
+                                    lazy_figures=True)
         self.params = ParameterTable(model)
-        self.monitor = LossMonitor(self.make_objective, model=model,
-                                   parameter_table=self.params, method=fit["method"],
-                                   options=fit["options"] or {"maxiter": 100})
         self.picker = ModelPicker(on_model=self.set_model, current=model,
                                   species=tuple(getattr(model, "species", ("Si",))))
         self.analysis = AnalysisView(workbench=self, browser=self.browser)
+        self.monitor = LossMonitor(self.make_objective, model=model,
+                                   parameter_table=self.params, method=fit["method"],
+                                   options=fit["options"] or {"maxiter": 100})
         self.monitor.on_finish.append(lambda session: self.analysis.refresh())
 
         self.use_energy_w = w.Checkbox(value=bool(fit["use_energy"]), description="energy",
@@ -78,6 +81,7 @@ class Workbench(w.VBox):
         self.tabs = w.Tab(children=[self.fit_tab, self.browser, self.weights, self.picker,
                                     self.analysis],
                           titles=["Fit", "Data", "Weights", "Model", "Analysis"])
+        self.tabs.observe(self._on_tab, "selected_index")
         self.title_w = w.HTML()
         self._update_title()
         self.children = [self.title_w, self.tabs]
@@ -127,6 +131,11 @@ class Workbench(w.VBox):
         self.params.set_model(model)
         self.monitor.model = model
         self._update_title()
+
+    def _on_tab(self, change) -> None:
+        panel = self.tabs.children[change["new"]] if change["new"] is not None else None
+        if panel in (self.browser, self.weights):
+            panel.show_figures()
 
     def _data_changed(self) -> None:
         self._update_title()
