@@ -47,6 +47,12 @@ def test_start_button_runs_a_fit_and_the_panels_follow(setup):
     assert s.state == "finished", s.result.message
     assert s.method == "L-BFGS-B" and s.options == {"maxiter": 25}
     assert 1 <= s.iteration <= 25
+    # the kernels were compiled (warm-up) in the background before the first iteration
+    kinds = monitor.event_kinds
+    assert kinds[:2] == ["started", "compiling"] and kinds[-1] == "finished"
+    assert "iteration" in kinds
+    from workbench.fit.events import FitEvent
+    assert "compiling…" in monitor.status_text(FitEvent("compiling"))
     # the loss curve is the session's history: every iteration, decreasing overall
     hist = [(i, f) for i, f in s.history if f is not None]
     ys = list(monitor.loss_fig.data[0].y)

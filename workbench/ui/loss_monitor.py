@@ -73,6 +73,7 @@ class LossMonitor(w.VBox):
         self.iterations: list[int] = []
         self.losses: list[float] = []
         self.param_history: list[np.ndarray] = []
+        self.event_kinds: list[str] = []  # kinds of the events received, in order
         self.throttle = Throttle(self._draw, rate)
 
         self.method_w = w.Dropdown(options=available_methods(), value=method,
@@ -95,11 +96,11 @@ class LossMonitor(w.VBox):
 
         self.loss_fig = go.FigureWidget(
             data=[go.Scatter(x=[], y=[], mode="lines+markers", name="loss")],
-            layout=go.Layout(height=300, margin=dict(l=60, r=10, t=30, b=40),
+            layout=go.Layout(height=300, width=560, margin=dict(l=60, r=10, t=30, b=40),
                              title="loss", xaxis_title="iteration",
                              yaxis=dict(type="log", title="loss")))
         self.param_fig = go.FigureWidget(
-            layout=go.Layout(height=260, margin=dict(l=60, r=10, t=30, b=40),
+            layout=go.Layout(height=260, width=560, margin=dict(l=60, r=10, t=30, b=40),
                              title="parameters", xaxis_title="iteration",
                              yaxis_title="value / start value",
                              legend=dict(orientation="h", y=1.02, yanchor="bottom",
@@ -186,6 +187,7 @@ class LossMonitor(w.VBox):
     def _reset(self, objective) -> None:
         with self._lock:
             self.iterations, self.losses, self.param_history = [], [], []
+            self.event_kinds = []
             self._last = None
             self._x0 = np.asarray(objective.x0(), dtype=float)
             self._slots = []
@@ -204,6 +206,7 @@ class LossMonitor(w.VBox):
     def _on_event(self, ev) -> None:
         """Runs on the session's publisher thread: record, then ask for a redraw."""
         with self._lock:
+            self.event_kinds.append(ev.kind)
             if ev.kind == "iteration" and ev.loss is not None and np.isfinite(ev.loss):
                 self.iterations.append(ev.iteration)
                 self.losses.append(float(ev.loss))
