@@ -10,23 +10,11 @@ a user residual function with KLIFF's signature
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
 from workbench.errors import LossError
 from workbench.fit import residuals as R
-
-
-def _single_threaded_blas():
-    """A context limiting BLAS to one thread.  The optimizers' small dense algebra
-    (L-BFGS-B's, n x n) otherwise wakes OpenBLAS's thread pool after every step, and its
-    spinning threads take the cores the engine's numba threads are about to use."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional at run time
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _half_square(u):
@@ -283,8 +271,7 @@ class Loss:
         from workbench.fit.optimizers import run_optimizer
 
         callback = kwargs.pop("callback", None)
-        with _single_threaded_blas():
-            result = run_optimizer(self, method, options=kwargs, callback=callback)
+        result = run_optimizer(self, method, options=kwargs, callback=callback)
         self.set_params(result.x)
         return result
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import OptimizeResult, least_squares, minimize
+from threadpoolctl import threadpool_limits
 
 from ..errors import LossError
 from .geodesic_lm import geodesic_lm
@@ -262,12 +263,17 @@ def run_optimizer(objective, method="L-BFGS-B", options=None, callback=None, *, 
     tracker = {"nit": 0, "x": x_start.copy(), "loss": None}
     state: dict = {}
     try:
-        if meth in GEODESIC_METHODS:
-            raw = _run_geodesic(ev, x_start, bounds, options, callback, tracker, state)
-        elif meth in LEAST_SQUARES_METHODS:
-            raw = _run_least_squares(ev, meth, x_start, bounds, options, callback, tracker)
-        else:
-            raw = _run_minimize(ev, method, x_start, bounds, options, callback, tracker)
+        # The optimizers' small dense algebra would otherwise wake OpenBLAS's thread pool
+        # after every step, whose spinning threads take the cores the engine's numba
+        # threads are about to use.
+        with threadpool_limits(limits=1, user_api="blas"):
+            if meth in GEODESIC_METHODS:
+                raw = _run_geodesic(ev, x_start, bounds, options, callback, tracker, state)
+            elif meth in LEAST_SQUARES_METHODS:
+                raw = _run_least_squares(ev, meth, x_start, bounds, options, callback,
+                                         tracker)
+            else:
+                raw = _run_minimize(ev, method, x_start, bounds, options, callback, tracker)
     except StopFit as exc:
         x, f = (ev.best_x, ev.best_loss) if ev.best_x is not None else (x_start, None)
         return OptimizeResult(
