@@ -130,9 +130,9 @@ def artifacts(request):
     return out
 
 
-def open_lab(browser, base, token, relpath, outdir):
+def open_lab(browser, base, token, relpath, outdir, width=1500):
     """Open ``relpath`` in JupyterLab and wait for its kernel to be idle."""
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page = browser.new_page(viewport={"width": width, "height": 1100})
     page.on("console", lambda m: _log(outdir, f"console {m.type}: {m.text}"))
     page.goto(f"{base}/lab/tree/{relpath}?token={token}&reset")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell"
@@ -359,7 +359,7 @@ def notebook_copy(tmp_path) -> Path:
 
 def test_workbench_notebook_in_jupyterlab(browser, artifacts, tmp_path, notebook_copy):
     with workbench_server("lab", notebook_copy, artifacts, lab_settings(tmp_path)) as (base, token):
-        page = open_lab(browser, base, token, "notebooks/workbench.ipynb", artifacts)
+        page = open_lab(browser, base, token, "notebooks/workbench.ipynb", artifacts, 1800)
         with screenshot_on_failure(page, artifacts):
             lab_run_all(page)
             page.wait_for_selector("button.wb-fit", timeout=120_000)
