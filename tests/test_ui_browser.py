@@ -280,7 +280,6 @@ def test_harness_background_thread_updates_reach_browser(browser, artifacts, tmp
 # source tree.
 
 NOTEBOOK = ROOT / "notebooks" / "workbench.ipynb"
-README_IMAGE = ROOT / "docs" / "images" / "workbench.png"
 FIT_OPTIONS = "{maxiter: 15}"
 
 
@@ -377,8 +376,7 @@ def test_workbench_notebook_in_jupyterlab(browser, artifacts, tmp_path, notebook
         assert float(out.strip()) == pytest.approx(result["after"]["A"], rel=1e-6)
         page.locator(".wb-fit-tab").first.scroll_into_view_if_needed()
         page.locator(".wb-workbench").first.screenshot(path=str(artifacts / "workbench.png"))
-        README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(artifacts / "workbench.png", README_IMAGE)
+        assert (artifacts / "workbench.png").stat().st_size > 10_000
         page.close()
 
 
