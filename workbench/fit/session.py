@@ -1,10 +1,8 @@
 """``FitSession``: one optimization in a background thread, observable and controllable.
 
-Threads: the optimization runs in one worker thread; events are delivered to
-subscribers by a small dispatcher thread (``events.Publisher``) so a slow subscriber
-(a plot, a progress bar) never slows the fit. Both are daemon threads, so an interpreter
-can always exit; an ``atexit`` hook first asks every running session to stop and waits
-up to ``EXIT_GRACE`` seconds for it, so its final checkpoint is written.
+The thread, event publishing, stop/pause and timing machinery is ``background.BackgroundJob``
+(shared with training sessions and analysis jobs); running sessions are asked to stop at
+interpreter exit so that their final checkpoint is written.
 
 Every evaluation goes through the session: it is counted, the best point is kept, the
 stop / pause / time-limit requests are honoured between evaluations, and a non-finite
@@ -16,23 +14,19 @@ written into the objective with ``set_params``.
 
 from __future__ import annotations
 
-import atexit
 import threading
 import time
-import traceback
-import weakref
 
 import numpy as np
 from scipy.optimize import OptimizeResult
 
 from ..errors import LossError
+from .background import EXIT_GRACE, BackgroundJob  # noqa: F401  (EXIT_GRACE: public name)
 from .checkpoint import read_checkpoint, split_options, write_checkpoint
-from .events import TERMINAL, FitEvent, Publisher
+from .events import FitEvent
 from .objective import bounds_arrays, format_params, normalize_bounds
 from .optimizers import StopFit, canonical_method, run_optimizer
 
-EXIT_GRACE = 10.0
-_LIVE: "weakref.WeakSet[FitSession]" = weakref.WeakSet()
 
 
 class _Monitored:
@@ -89,7 +83,7 @@ class _ResumeAccessor:
         return obj._unpause
 
 
-class FitSession:
+class FitSession(BackgroundJob):
     """Run ``method`` on ``objective`` in a background thread.
 
     Parameters
@@ -110,6 +104,8 @@ class FitSession:
     """
 
     resume = _ResumeAccessor()
+    pause = BackgroundJob._pause
+    stop_at_exit = True
 
     def __init__(self, objective, method="L-BFGS-B", options=None, max_iter=None,
                  time_limit=None, checkpoint_path=None, checkpoint_every=10, publish_hz=10.0):
@@ -124,6 +120,7 @@ class FitSession:
             raise LossError(f"checkpoint_every must be >= 1, got {checkpoint_every!r}")
         if not float(publish_hz) > 0:
             raise LossError(f"publish_hz must be positive, got {publish_hz!r}")
+        super().__init__("FitSession", "FitSession", publish_hz)
         self.max_iter = None if max_iter is None else int(max_iter)
         self.time_limit = None if time_limit is None else float(time_limit)
         self.checkpoint_path = checkpoint_path
@@ -135,15 +132,9 @@ class FitSession:
         self.history: list[tuple[int, float]] = []
         self.result: OptimizeResult | None = None
         self.last_event: FitEvent | None = None
-        self.stop_reason: str | None = None
-        self._publisher = Publisher(publish_hz)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._run_ok = threading.Event()
-        self._run_ok.set()
-        self._state = "created"
-        self._worker: threading.Thread | None = None
         self._x_start = None
+        self._opt_result = None
         self._iter0 = 0
         self._n0 = (0, 0, 0.0)  # n_eval, n_jac, elapsed carried over from a checkpoint
         self._n_eval = self._n_jac = self._n_bad = self._n_bad_unreported = 0
@@ -152,19 +143,10 @@ class FitSession:
         self._best_loss = None
         self._best_params = None
         self._opt_state: dict = {}
-        self._t_start = None
-        self._t_end = None
-        self._paused_total = 0.0
-        self._pause_began = None
         self._last_bad_report = float("-inf")
         self._min_report_gap = 1.0 / float(publish_hz)
 
     # ---------------------------------------------------------------- status
-    @property
-    def state(self) -> str:
-        """created, running, paused, stopping, finished, stopped or failed."""
-        return self._state
-
     @property
     def iteration(self) -> int:
         return self._iteration
@@ -204,77 +186,6 @@ class FitSession:
     def evals_per_second(self) -> float:
         t = self._run_elapsed()
         return self._n_eval / t if t > 0 else 0.0
-
-    @property
-    def running(self) -> bool:
-        return self._state in ("running", "paused", "stopping")
-
-    def _run_elapsed(self) -> float:
-        if self._t_start is None:
-            return 0.0
-        end = self._t_end if self._state in TERMINAL else time.monotonic()
-        paused = self._paused_total
-        if self._pause_began is not None:
-            paused += end - self._pause_began
-        return max(end - self._t_start - paused, 0.0)
-
-    # ---------------------------------------------------------------- control
-    def subscribe(self, callback):
-        """Call ``callback(event)`` for every published ``FitEvent``; returns an unsubscribe."""
-        return self._publisher.subscribe(callback)
-
-    def start(self) -> "FitSession":
-        if self._state != "created":
-            raise LossError(f"this FitSession was already started (state {self._state!r})")
-        self._state = "running"
-        self._t_start = time.monotonic()
-        self._t_end = None
-        _LIVE.add(self)
-        self._publisher.start()
-        self._worker = threading.Thread(target=self._work, name="FitSession", daemon=True)
-        self._worker.start()
-        return self
-
-    def stop(self, reason: str = "stopped by user"):
-        """Ask the fit to stop; the best parameters so far become the result."""
-        if self._state in TERMINAL or self._stop.is_set():
-            return
-        self.stop_reason = reason
-        self._stop.set()
-        self._run_ok.set()
-        if self._state != "created":
-            self._state = "stopping"
-            self._emit("stopping", message=reason)
-
-    def pause(self):
-        """The worker blocks before its next evaluation (a "paused" event then)."""
-        if self._state == "running":
-            self._run_ok.clear()
-
-    def _unpause(self):
-        self._run_ok.set()
-
-    def wait(self, timeout=None) -> bool:
-        """Block until the session ended and its last event was delivered."""
-        if self._worker is None:
-            return self._state in TERMINAL
-        t_end = None if timeout is None else time.monotonic() + timeout
-        self._worker.join(timeout)
-        if self._worker.is_alive():
-            return False
-        left = None if t_end is None else max(t_end - time.monotonic(), 0.0)
-        return self._publisher.join(left)
-
-    def run(self) -> OptimizeResult:
-        """Start and wait; Ctrl-C stops the fit cleanly and keeps the best parameters."""
-        if self._state == "created":
-            self.start()
-        try:
-            self.wait()
-        except KeyboardInterrupt:
-            self.stop("interrupted")
-            self.wait()
-        return self.result
 
     # ---------------------------------------------------------------- checkpoints
     @classmethod
@@ -338,29 +249,8 @@ class FitSession:
             elapsed=self.elapsed, message=message,
         )
 
-    def _emit(self, kind, message="", params=None, loss=None):
-        ev = self._event(kind, message, params, loss)
-        self.last_event = ev
-        self._publisher.publish(ev)
-
-    def _gate(self):
-        """Between evaluations: honour stop, time limit and pause."""
-        if self._stop.is_set():
-            raise StopFit(self.stop_reason)
-        if self.time_limit is not None and self._run_elapsed() > self.time_limit:
-            self.stop_reason = f"time limit ({self.time_limit:g} s) reached"
-            raise StopFit(self.stop_reason)
-        if not self._run_ok.is_set():
-            self._pause_began = time.monotonic()
-            self._state = "paused"
-            self._emit("paused", params=self._params)
-            self._run_ok.wait()
-            self._paused_total += time.monotonic() - self._pause_began
-            self._pause_began = None
-            if self._stop.is_set():
-                raise StopFit(self.stop_reason)
-            self._state = "running"
-            self._emit("resumed", params=self._params)
+    def _pause_fields(self) -> dict:
+        return {"params": self._params}
 
     def _count(self, x, f, jac, derivative_ok=True):
         with self._lock:
@@ -408,33 +298,25 @@ class FitSession:
             raise StopFit(self.stop_reason)
         return False
 
-    def _work(self):
-        kind, message, res = "failed", "", None
+    def _run(self):
         if self._params is None:
             try:
                 self._params = np.array(self.objective.x0(), dtype=float)
             except Exception:
                 pass
-        try:
-            self._emit("started", params=self._params, message=f"method {self.method}")
-            if callable(getattr(self.objective, "warmup", None)):
-                self._emit("compiling", message="compiling kernels")
-                self.objective.warmup()
-            res = run_optimizer(_Monitored(self), self.method, self.options,
-                                callback=self._on_iteration, x0=self._x_start)
-            self._opt_state.update(res.state or {})
-            if res.stopped:
-                kind, message = "stopped", self.stop_reason or res.message
-            else:
-                kind, message = "finished", res.message
-        except StopFit as exc:
-            kind, message = "stopped", str(exc)
-        except Exception as exc:
-            kind = "failed"
-            message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-        self._finish(kind, message, res)
+        self._emit("started", params=self._params, message=f"method {self.method}")
+        if callable(getattr(self.objective, "warmup", None)):
+            self._emit("compiling", message="compiling kernels")
+            self.objective.warmup()
+        res = self._opt_result = run_optimizer(_Monitored(self), self.method, self.options,
+                                               callback=self._on_iteration, x0=self._x_start)
+        self._opt_state.update(res.state or {})
+        if res.stopped:
+            return "stopped", self.stop_reason or res.message
+        return "finished", res.message
 
-    def _finish(self, kind, message, res):
+    def _finish(self, kind, message):
+        res = self._opt_result
         final = self._best_params
         if final is None and res is not None:
             final = np.array(res.x, dtype=float)
@@ -447,8 +329,7 @@ class FitSession:
                 message += f"\nset_params failed: {type(exc).__name__}: {exc}"
         if self._n_bad:
             message += f" ({self._n_bad} evaluation(s) had non-finite values)"
-        self._t_end = time.monotonic()
-        self._state = kind
+        self._end_clock(kind)
         self.result = OptimizeResult(
             x=None if final is None else final.copy(), fun=self._best_loss,
             success=kind == "finished" and bool(res is not None and res.success),
@@ -461,15 +342,4 @@ class FitSession:
                 self.write_checkpoint()
             except Exception as exc:
                 message += f"\nwriting the checkpoint failed: {exc}"
-        self._emit(kind, message=message, params=final, loss=self._best_loss)
-        _LIVE.discard(self)
-
-
-@atexit.register
-def _stop_live_sessions():
-    sessions = list(_LIVE)
-    for s in sessions:
-        s.stop("interpreter exit")
-    deadline = time.monotonic() + EXIT_GRACE
-    for s in sessions:
-        s.wait(max(deadline - time.monotonic(), 0.0))
+        return kind, message, {"params": final, "loss": self._best_loss}

@@ -1,0 +1,225 @@
+"""``BackgroundJob``: the life cycle shared by fits, trainings and analysis jobs.
+
+``FitSession``, ``TrainingSession`` and ``AnalysisJob`` are observed and controlled by the
+same code (the UI's monitors, the CLI, notebooks), so they must agree exactly on the
+states, on what stop and pause mean, on the clock (``elapsed`` excludes paused time and
+stops when the state becomes terminal) and on the promise of ``wait()`` (the worker has
+ended *and* its last event was delivered).  Keeping that in one class is what makes the
+agreement hold; a subclass supplies only its work (``_run``) and what it records at the end.
+
+Threads: the work runs in one daemon worker thread; events reach subscribers through a
+small dispatcher thread (``events.Publisher``) so a slow subscriber (a plot, a progress
+bar) never slows the work.  Daemon threads let an interpreter always exit; for classes
+with ``stop_at_exit`` an ``atexit`` hook first asks every running job to stop and waits
+up to ``EXIT_GRACE`` seconds for it, so e.g. a fit's final checkpoint is written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+import traceback
+import weakref
+
+from ..errors import LossError
+from .events import TERMINAL, FitEvent, Publisher
+from .optimizers import StopFit
+
+EXIT_GRACE = 10.0
+_LIVE: "weakref.WeakSet[BackgroundJob]" = weakref.WeakSet()
+
+
+class BackgroundJob:
+    """Worker thread, event publishing, stop/pause requests and timing of one job.
+
+    A subclass implements ``_run()``: the work, run in the worker thread.  It calls
+    ``_gate()`` between steps (stop, time limit and pause are honoured there; a stop
+    raises ``StopFit``) and returns ``(kind, message)`` with kind "finished" or "stopped".
+    ``StopFit`` out of ``_run`` ends the job "stopped", any other exception "failed" with
+    the traceback in the message.  ``_finish`` then records the result and stops the
+    clock, and one terminal event is published.
+
+    ``label`` names the job in errors, ``thread_name`` names its worker thread.
+    """
+
+    #: ask running jobs of this class to stop when the interpreter exits
+    stop_at_exit = False
+    #: running seconds after which the gate stops the work (None: no limit)
+    time_limit = None
+
+    def __init__(self, label: str, thread_name: str, publish_hz: float = 10.0):
+        self.result = None
+        self.last_event = None
+        self.stop_reason: str | None = None
+        self._label = label
+        self._thread_name = thread_name
+        self._publisher = Publisher(publish_hz)
+        self._stop = threading.Event()
+        self._run_ok = threading.Event()
+        self._run_ok.set()
+        self._state = "created"
+        self._worker: threading.Thread | None = None
+        self._t_start = None
+        self._t_end = None
+        self._paused_total = 0.0
+        self._pause_began = None
+
+    # ---------------------------------------------------------------- status
+    @property
+    def state(self) -> str:
+        """created, running, paused, stopping, finished, stopped or failed."""
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        return self._state in ("running", "paused", "stopping")
+
+    @property
+    def elapsed(self) -> float:
+        """Running seconds of this job (paused time excluded)."""
+        return self._run_elapsed()
+
+    def _run_elapsed(self) -> float:
+        if self._t_start is None:
+            return 0.0
+        end = self._t_end if self._state in TERMINAL else time.monotonic()
+        paused = self._paused_total
+        if self._pause_began is not None:
+            paused += end - self._pause_began
+        return max(end - self._t_start - paused, 0.0)
+
+    # ---------------------------------------------------------------- control
+    def subscribe(self, callback):
+        """Call ``callback(event)`` for every published event; returns an unsubscribe."""
+        return self._publisher.subscribe(callback)
+
+    def start(self):
+        if self._state != "created":
+            raise LossError(f"this {self._label} was already started (state {self._state!r})")
+        self._state = "running"
+        self._t_start = time.monotonic()
+        self._t_end = None
+        if self.stop_at_exit:
+            _LIVE.add(self)
+        self._publisher.start()
+        self._on_start()
+        self._worker = threading.Thread(target=self._main, name=self._thread_name, daemon=True)
+        self._worker.start()
+        return self
+
+    def stop(self, reason: str = "stopped by user"):
+        """Ask the work to stop at its next gate; what it reached so far is kept."""
+        if self._state in TERMINAL or self._stop.is_set():
+            return
+        self.stop_reason = reason
+        self._stop.set()
+        self._run_ok.set()
+        if self._state != "created":
+            self._state = "stopping"
+            self._emit("stopping", message=reason)
+
+    def _pause(self):
+        """The worker blocks at its next gate (a "paused" event then)."""
+        if self._state == "running":
+            self._run_ok.clear()
+
+    def _unpause(self):
+        self._run_ok.set()
+
+    def wait(self, timeout=None) -> bool:
+        """Block until the job ended and its last event was delivered."""
+        if self._worker is None:
+            return self._state in TERMINAL
+        t_end = None if timeout is None else time.monotonic() + timeout
+        self._worker.join(timeout)
+        if self._worker.is_alive():
+            return False
+        left = None if t_end is None else max(t_end - time.monotonic(), 0.0)
+        return self._publisher.join(left)
+
+    def run(self):
+        """Start and wait; Ctrl-C stops the work cleanly and keeps what it reached."""
+        if self._state == "created":
+            self.start()
+        try:
+            self.wait()
+        except KeyboardInterrupt:
+            self.stop("interrupted")
+            self.wait()
+        return self.result
+
+    # ---------------------------------------------------------------- worker side
+    def _run(self):
+        """The work; returns ``(kind, message)``.  Runs in the worker thread."""
+        raise NotImplementedError
+
+    def _on_start(self):
+        """Called in ``start()`` before the worker thread exists (caller's thread)."""
+
+    def _event(self, kind, message="", **fields) -> FitEvent:
+        return FitEvent(kind=kind, elapsed=self.elapsed, message=message, **fields)
+
+    def _pause_fields(self) -> dict:
+        """Extra fields of the "paused" and "resumed" events."""
+        return {}
+
+    def _emit(self, kind, **fields):
+        ev = self._event(kind, **fields)
+        self.last_event = ev
+        self._publisher.publish(ev)
+
+    def _gate(self):
+        """Between steps: honour stop, time limit and pause."""
+        if self._stop.is_set():
+            raise StopFit(self.stop_reason)
+        if self.time_limit is not None and self._run_elapsed() > self.time_limit:
+            self.stop_reason = f"time limit ({self.time_limit:g} s) reached"
+            raise StopFit(self.stop_reason)
+        if not self._run_ok.is_set():
+            self._pause_began = time.monotonic()
+            self._state = "paused"
+            self._emit("paused", **self._pause_fields())
+            self._run_ok.wait()
+            self._paused_total += time.monotonic() - self._pause_began
+            self._pause_began = None
+            if self._stop.is_set():
+                raise StopFit(self.stop_reason)
+            self._state = "running"
+            self._emit("resumed", **self._pause_fields())
+
+    def _end_clock(self, kind):
+        """Stop the clock and enter the terminal state ``kind``."""
+        self._t_end = time.monotonic()
+        self._state = kind
+
+    def _finish(self, kind, message):
+        """Record the outcome; returns ``(kind, message, fields of the terminal event)``.
+
+        Overrides call ``_end_clock(kind)`` once the outcome is settled (so a result or
+        checkpoint written afterwards sees the final state and elapsed time).
+        """
+        self._end_clock(kind)
+        return kind, message, {}
+
+    def _main(self):
+        try:
+            kind, message = self._run()
+        except StopFit as exc:
+            kind, message = "stopped", str(exc)
+        except Exception as exc:
+            kind = "failed"
+            message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        kind, message, fields = self._finish(kind, message)
+        self._emit(kind, message=message, **fields)
+        _LIVE.discard(self)
+
+
+@atexit.register
+def _stop_live_jobs():
+    jobs = list(_LIVE)
+    for job in jobs:
+        job.stop("interpreter exit")
+    deadline = time.monotonic() + EXIT_GRACE
+    for job in jobs:
+        job.wait(max(deadline - time.monotonic(), 0.0))
