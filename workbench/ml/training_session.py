@@ -7,27 +7,22 @@ per epoch and stop the training.  One "iteration" is one epoch; its loss is the 
 the batch losses of that epoch.  The parameters after the epoch with the lowest loss are
 kept (``keep_best``) and put back into the model when the session ends, whatever the
 reason (finished, stopped, failed).
+
+The thread, control and timing machinery is :class:`workbench.fit.background.BackgroundJob`.
 """
 
 from __future__ import annotations
-
-import threading
-import time
-import traceback
 
 import numpy as np
 import torch
 from scipy.optimize import OptimizeResult
 
 from workbench.errors import LossError
-from workbench.fit.events import TERMINAL, FitEvent, Publisher
+from workbench.fit.background import BackgroundJob
+from workbench.fit.events import FitEvent
 
 
-class _Stop(Exception):
-    pass
-
-
-class TrainingSession:
+class TrainingSession(BackgroundJob):
     """Train ``loss`` (a ``LossNeuralNetworkModel``) for ``num_epochs`` epochs.
 
     Args:
@@ -41,6 +36,9 @@ class TrainingSession:
         publish_hz: at most this many epoch events per second reach subscribers.
     """
 
+    pause = BackgroundJob._pause
+    resume = BackgroundJob._unpause
+
     def __init__(self, loss, method="Adam", batch_size=100, num_epochs=100, start_epoch=0,
                  lr=0.001, options=None, keep_best=True, shuffle=True, time_limit=None,
                  publish_hz=10.0):
@@ -48,6 +46,7 @@ class TrainingSession:
             raise LossError(f"num_epochs={num_epochs!r}: expected an integer >= 0")
         if int(batch_size) < 1:
             raise LossError(f"batch_size={batch_size!r}: expected a positive integer")
+        super().__init__("TrainingSession", "TrainingSession", publish_hz)
         self.loss = loss
         self.objective = loss
         self.method = method
@@ -62,22 +61,12 @@ class TrainingSession:
         self.history: list[tuple[int, float]] = []
         self.result: OptimizeResult | None = None
         self.last_event: FitEvent | None = None
-        self.stop_reason: str | None = None
         self.saved_models: list = []
-        self._publisher = Publisher(publish_hz)
-        self._stop = threading.Event()
-        self._run_ok = threading.Event()
-        self._run_ok.set()
-        self._state = "created"
-        self._worker = None
         self._iteration = 0
         self._n_batches = 0
         self._best_loss = None
         self._best_state = None
         self._best_epoch = None
-        self._t_start = self._t_end = None
-        self._paused_total = 0.0
-        self._pause_began = None
         # the optimizer is made here so that load_optimizer_state errors surface early
         self.optimizer = loss.make_optimizer(method, lr, **self.options)
 
@@ -117,97 +106,11 @@ class TrainingSession:
 
     n_jac = n_eval
 
-    @property
-    def running(self):
-        return self._state in ("running", "paused", "stopping")
-
-    @property
-    def elapsed(self):
-        if self._t_start is None:
-            return 0.0
-        end = self._t_end if self._state in TERMINAL else time.monotonic()
-        paused = self._paused_total
-        if self._pause_began is not None:
-            paused += end - self._pause_began
-        return max(end - self._t_start - paused, 0.0)
-
-    # -- control ------------------------------------------------------------------------------
-    def subscribe(self, callback):
-        return self._publisher.subscribe(callback)
-
-    def start(self):
-        if self._state != "created":
-            raise LossError(f"this TrainingSession was already started (state {self._state!r})")
-        self._state = "running"
-        self._t_start = time.monotonic()
-        self._publisher.start()
-        self._worker = threading.Thread(target=self._work, name="TrainingSession",
-                                        daemon=True)
-        self._worker.start()
-        return self
-
-    def stop(self, reason="stopped by user"):
-        if self._state in TERMINAL or self._stop.is_set():
-            return
-        self.stop_reason = reason
-        self._stop.set()
-        self._run_ok.set()
-        if self._state != "created":
-            self._state = "stopping"
-            self._emit("stopping", message=reason)
-
-    def pause(self):
-        if self._state == "running":
-            self._run_ok.clear()
-
-    def resume(self):
-        self._run_ok.set()
-
-    def wait(self, timeout=None):
-        if self._worker is None:
-            return self._state in TERMINAL
-        t_end = None if timeout is None else time.monotonic() + timeout
-        self._worker.join(timeout)
-        if self._worker.is_alive():
-            return False
-        left = None if t_end is None else max(t_end - time.monotonic(), 0.0)
-        return self._publisher.join(left)
-
-    def run(self):
-        if self._state == "created":
-            self.start()
-        try:
-            self.wait()
-        except KeyboardInterrupt:
-            self.stop("interrupted")
-            self.wait()
-        return self.result
-
     # -- worker -------------------------------------------------------------------------------
-    def _emit(self, kind, message="", loss=None):
-        ev = FitEvent(kind=kind, iteration=self._iteration, loss=loss,
-                      best_loss=self._best_loss, n_eval=self._n_batches,
-                      n_jac=self._n_batches, elapsed=self.elapsed, message=message)
-        self.last_event = ev
-        self._publisher.publish(ev)
-
-    def _gate(self):
-        if self._stop.is_set():
-            raise _Stop(self.stop_reason)
-        if self.time_limit is not None and self.elapsed > self.time_limit:
-            self.stop_reason = f"time limit ({self.time_limit:g} s) reached"
-            raise _Stop(self.stop_reason)
-        if not self._run_ok.is_set():
-            self._pause_began = time.monotonic()
-            self._state = "paused"
-            self._emit("paused")
-            self._run_ok.wait()
-            self._paused_total += time.monotonic() - self._pause_began
-            self._pause_began = None
-            if self._stop.is_set():
-                raise _Stop(self.stop_reason)
-            self._state = "running"
-            self._emit("resumed")
+    def _event(self, kind, message="", loss=None) -> FitEvent:
+        return FitEvent(kind=kind, iteration=self._iteration, loss=loss,
+                        best_loss=self._best_loss, n_eval=self._n_batches,
+                        n_jac=self._n_batches, elapsed=self.elapsed, message=message)
 
     def _params(self):
         return self.loss.calculator.parameters()
@@ -234,8 +137,7 @@ class TrainingSession:
             total += float(value.detach())
         return total
 
-    def _work(self):
-        kind, message = "failed", ""
+    def _run(self):
         calc = self.loss.calculator
         nthreads = torch.get_num_threads()
         try:
@@ -263,15 +165,9 @@ class TrainingSession:
                     if path is not None:
                         self.saved_models.append(path)
                 self._emit("iteration", loss=total)
-            kind, message = "finished", f"{self.num_epochs} epochs done"
-        except _Stop as exc:
-            kind, message = "stopped", str(exc)
-        except Exception as exc:
-            kind = "failed"
-            message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            return "finished", f"{self.num_epochs} epochs done"
         finally:
             torch.set_num_threads(nthreads)
-        self._finish(kind, message)
 
     def _finish(self, kind, message):
         if self.keep_best and self._best_state is not None:
@@ -279,12 +175,11 @@ class TrainingSession:
                 for p, best in zip(self._params(), self._best_state):
                     p.copy_(best)
             self.loss.calculator.results = None
-        self._t_end = time.monotonic()
-        self._state = kind
+        self._end_clock(kind)
         last = self.history[-1][1] if self.history else None
         self.result = OptimizeResult(
             x=self.best_params, fun=self._best_loss, best_epoch=self._best_epoch,
             last_loss=last, success=kind == "finished", state=kind, message=message,
             nit=self._iteration, nfev=self._n_batches, method=self.method,
             history=list(self.history), saved_models=list(self.saved_models))
-        self._emit(kind, message=message, loss=self._best_loss)
+        return kind, message, {"loss": self._best_loss}
