@@ -6,6 +6,12 @@ creates a :class:`workbench.fit.session.FitSession` and subscribes to its events
 arrive on the session's publisher thread; the monitor only appends to its history and lets
 a :class:`Throttle` redraw (at most ``rate`` times per second) the loss curve (log scale),
 the parameter traces (value / start value), the status line and the ParameterTable.
+
+For a torch model (a neural network) Start instead asks ``make_training(method, options,
+status)`` for a :class:`workbench.ml.training_session.TrainingSession` (built in the same
+background thread, fingerprints included): the method list becomes torch optimizers, the
+options ``{epochs, batch_size, lr}``, the loss curve gains one point per epoch and there
+are no parameter traces (see :mod:`workbench.ui.training`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import plotly.graph_objects as go
 import yaml
 
 from workbench.errors import LossError, WorkbenchError
+from workbench.ui import training as T
 from workbench.ui.throttle import Throttle
 
 DEFAULT_METHOD = "L-BFGS-B"
@@ -48,16 +55,20 @@ class LossMonitor(w.VBox):
 
     Args:
         make_objective: ``() -> Objective`` for the current set-up.
+        make_training: ``(method, options, status) -> TrainingSession`` for a torch
+            model (``status(text)`` shows progress while it prepares).
         model: the model being fitted (maps session parameters to its original space).
         parameter_table: a ParameterTable to lock during a fit and to update live.
         rate: maximum redraws per second.
     """
 
     def __init__(self, make_objective=None, model=None, parameter_table=None,
-                 method=DEFAULT_METHOD, options=None, rate: float = 10.0, **kwargs):
+                 method=DEFAULT_METHOD, options=None, rate: float = 10.0,
+                 make_training=None, **kwargs):
         super().__init__(**kwargs)
         self.add_class("wb-loss-monitor")
         self.make_objective = make_objective
+        self.make_training = make_training
         self.model = model
         self.parameter_table = parameter_table
         self.session = None
@@ -76,11 +87,18 @@ class LossMonitor(w.VBox):
         self.event_kinds: list[str] = []  # kinds of the events received, in order
         self.throttle = Throttle(self._draw, rate)
 
-        self.method_w = w.Dropdown(options=available_methods(), value=method,
+        torch_model = self._torch = T.is_torch_model(model)
+        # the last method/options of each kind of model; the given ones belong to the
+        # kind their method names
+        self._saved = {False: (DEFAULT_METHOD, {"maxiter": 100}),
+                       True: (T.DEFAULT_METHOD, dict(T.DEFAULT_OPTIONS))}
+        given = method in T.TORCH_METHODS and method not in available_methods()
+        self._saved[given] = (method, options or self._saved[given][1])
+        method, options = self._saved[torch_model]
+        self.method_w = w.Dropdown(options=self._methods(torch_model), value=method,
                                    description="method", layout=w.Layout(width="220px"))
-        self.options_w = w.Text(value=yaml.safe_dump(options or {"maxiter": 100},
-                                                     default_flow_style=True).strip(),
-                                description="options", layout=w.Layout(width="320px"))
+        self.options_w = w.Text(value=_dump(options), description="options",
+                                layout=w.Layout(width="320px"))
         self.start_w = w.Button(description="Fit", icon="play", button_style="success")
         self.pause_w = w.Button(description="Pause", icon="pause", disabled=True)
         self.stop_w = w.Button(description="Stop", icon="stop", button_style="danger",
@@ -115,6 +133,35 @@ class LossMonitor(w.VBox):
             self.status_w, loss_box, param_box,
         ]
 
+    # ----------------------------------------------------------------- model
+    @staticmethod
+    def _methods(torch_model: bool) -> tuple[str, ...]:
+        return T.TORCH_METHODS if torch_model else available_methods()
+
+    @property
+    def is_torch(self) -> bool:
+        """True when the current model is trained with a TrainingSession."""
+        return self._torch
+
+    def set_model(self, model) -> None:
+        """Fit ``model`` from now on; switching between a physics model and a network
+        swaps the method list and options (each kind keeps its last settings)."""
+        self.model = model
+        torch_model = T.is_torch_model(model)
+        if torch_model == self._torch:
+            return
+        try:
+            current = parse_options(self.options_w.value)
+        except WorkbenchError:
+            current = self._saved[self._torch][1]
+        self._saved[self._torch] = (self.method_w.value, current)
+        self._torch = torch_model
+        method, options = self._saved[torch_model]
+        with self.hold_sync():
+            self.method_w.options = self._methods(torch_model)
+            self.method_w.value = method
+            self.options_w.value = _dump(options)
+
     # ----------------------------------------------------------------- control
     @property
     def running(self) -> bool:
@@ -130,7 +177,7 @@ class LossMonitor(w.VBox):
         except WorkbenchError as exc:
             self._fail(str(exc))
             return
-        if self.make_objective is None:
+        if (self.make_training if self._torch else self.make_objective) is None:
             self._fail("nothing to fit: no data set / model set-up")
             return
         self.error = None
@@ -146,8 +193,12 @@ class LossMonitor(w.VBox):
         from workbench.fit.session import FitSession
 
         try:
-            objective = self.make_objective()
-            session = FitSession(objective, method=method, options=options)
+            if self._torch:
+                session = self.make_training(method, options, self._show_status)
+                objective = session.loss
+            else:
+                objective = self.make_objective()
+                session = FitSession(objective, method=method, options=options)
             self._reset(objective)
             self.objective, self.session = objective, session
             self._unsubscribe = session.subscribe(self._on_event)
@@ -189,13 +240,16 @@ class LossMonitor(w.VBox):
             self.iterations, self.losses, self.param_history = [], [], []
             self.event_kinds = []
             self._last = None
-            self._x0 = np.asarray(objective.x0(), dtype=float)
             self._slots = []
-            if self.model is not None:
+            if self._torch:  # hundreds of weights: no parameter traces
+                self._x0 = None
+            else:
+                self._x0 = np.asarray(objective.x0(), dtype=float)
+            if self.model is not None and not self._torch:
                 for k in range(len(self._x0)):
                     name, _, _, comp = self.model.get_opt_param_name_value_and_indices(k)
                     self._slots.append((name, comp))
-        self._names = list(objective.names())
+        self._names = [] if self._torch else list(objective.names())
         with self.param_fig.batch_update():
             self.param_fig.data = []
             for name in self._names:
@@ -217,7 +271,7 @@ class LossMonitor(w.VBox):
 
     def original_values(self, x) -> dict:
         """name -> original-space values for the optimization vector ``x``."""
-        if self.model is None or x is None:
+        if self.model is None or x is None or self._torch:
             return {}
         out = {}
         for (name, comp), v in zip(self._slots, np.asarray(x, dtype=float)):
@@ -264,8 +318,12 @@ class LossMonitor(w.VBox):
     def status_text(self, ev) -> str:
         best = "–" if ev.best_loss is None else f"{ev.best_loss:.6g}"
         rate = ev.n_eval / ev.elapsed if ev.elapsed > 0 else 0.0
-        stats = (f"iteration {ev.iteration} · {ev.n_eval} evaluations ({rate:.1f}/s) · "
-                 f"elapsed {ev.elapsed:.1f} s · best loss {best}")
+        if self._torch:
+            stats = (f"epoch {ev.iteration} · {ev.n_eval} batches ({rate:.1f}/s) · "
+                     f"elapsed {ev.elapsed:.1f} s · best loss {best}")
+        else:
+            stats = (f"iteration {ev.iteration} · {ev.n_eval} evaluations ({rate:.1f}/s) · "
+                     f"elapsed {ev.elapsed:.1f} s · best loss {best}")
         label = {"started": "running", "compiling": "compiling… (first run of the kernels)",
                  "iteration": "running", "bad_step": "running (failed step)",
                  "paused": "paused", "resumed": "running", "stopping": "stopping…",
@@ -275,6 +333,9 @@ class LossMonitor(w.VBox):
             first = ev.message.strip().splitlines()[0] if ev.message.strip() else ""
             text += f"<br><small>{_escape(first)}</small>"
         return text
+
+    def _show_status(self, text: str) -> None:
+        self.status_w.value = _escape(text)
 
     def _fail(self, message: str) -> None:
         self.error = message
@@ -289,6 +350,10 @@ class LossMonitor(w.VBox):
         self.options_w.disabled = running
         if not running:
             self.pause_w.description, self.pause_w.icon = "Pause", "pause"
+
+
+def _dump(options: dict) -> str:
+    return yaml.safe_dump(dict(options), default_flow_style=True).strip()
 
 
 def _escape(s: str) -> str:

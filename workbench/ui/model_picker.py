@@ -5,8 +5,8 @@ Built-ins come from ``workbench.models.builtin.BUILTIN_MODELS``, plugins from th
 ``workbench.models`` entry-point group and KIM models from the installed collections
 (listed on first use, since that asks kim-api).  ``on_model(model)`` receives the new
 model.  The neural-network builder (shown when ``workbench.ml`` is installed) assembles a
-symmetry-function descriptor and a feed-forward network (``nn_model``); networks are
-trained with ``workbench.ml`` (CalculatorTorch, Loss, TrainingSession), not in the Fit tab.
+symmetry-function descriptor and a feed-forward network (``nn_model``), handed to
+``on_model`` like the others; the Workbench then trains it in the Fit tab.
 """
 
 from __future__ import annotations
@@ -157,5 +157,7 @@ class ModelPicker(w.VBox):
         self.nn_model = net
         n = sum(p.numel() for p in net.parameters())
         self.nn_message_w.value = (f"built: {len(hidden)} hidden layer(s) {hidden}, {n} weights; "
-                                   "train it with workbench.ml (CalculatorTorch, Loss)")
+                                   "train it in the Fit tab")
+        if self.on_model is not None:
+            self.on_model(net)
         return net

@@ -4,6 +4,9 @@ Every edit goes through the model's own API (``set_param_value``, ``set_fixed``,
 ``set_bounds``, ``set_param_transform``), which validates and changes nothing on error; the
 reason is shown in the row and the model keeps its state.  Values and bounds are shown in
 the original space (the model's own units) whatever the transform.
+
+A neural network (a torch model) has hundreds of weights and no per-weight bounds: the
+table then shows a compact, read-only summary (layers, sizes, parameter counts).
 """
 
 from __future__ import annotations
@@ -169,11 +172,22 @@ class ParameterTable(w.GridBox):
         self.locked = False
         self.rows: list[ParameterRow] = []
         self.model = None
+        self.summary_w: w.HTML | None = None
         if model is not None:
             self.set_model(model)
 
     def set_model(self, model) -> None:
+        from workbench.ui import training
+
         self.model = model
+        if training.is_torch_model(model):
+            self.rows = []
+            self.summary_w = w.HTML(training.summary_html(model),
+                                    layout=w.Layout(grid_column="1 / -1"))
+            self.summary_w.add_class("wb-nn-summary")
+            self.children = [self.summary_w]
+            return
+        self.summary_w = None
         self.rows = [ParameterRow(self, name, c)
                      for name, p in model.model_params.items() for c in range(len(p))]
         header = [w.HTML(f"<b>{t}</b>") for t in
@@ -188,6 +202,11 @@ class ParameterTable(w.GridBox):
         raise KeyError(f"no row {label!r}; rows are {[r.label for r in self.rows]}")
 
     def refresh(self) -> None:
+        if self.summary_w is not None:
+            from workbench.ui.training import summary_html
+
+            self.summary_w.value = summary_html(self.model)
+            return
         with self.hold_sync():
             for r in self.rows:
                 r.refresh()

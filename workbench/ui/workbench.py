@@ -3,7 +3,9 @@
 ``Workbench(dataset=..., model=...)`` composes the DatasetBrowser, WeightEditor,
 ModelPicker, ParameterTable, LossMonitor and AnalysisView.  ``to_config()`` writes the
 whole set-up in the schema of docs/fit_config.md, which ``Workbench.from_config`` and
-``workbench fit CONFIG.yaml`` read back.
+``workbench fit CONFIG.yaml`` read back.  A neural network (from the Model tab's builder
+or passed as ``model``) is trained in the Fit tab with a TrainingSession
+(:mod:`workbench.ui.training`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from workbench.ui.dataset_browser import DatasetBrowser
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
 from workbench.ui.parameter_table import ParameterTable
+from workbench.ui.training import TrainingSetup, is_torch_model, model_label
 from workbench.ui.weight_editor import WeightEditor, spec_from_configs
 
 
@@ -42,6 +45,7 @@ class Workbench(w.VBox):
         fit = {**fc.FIT_DEFAULTS, **(fit or {})}
         self.output = dict(output or {})
         self.calculator = None
+        self.training = TrainingSetup()
         # Only the Fit tab's figures exist up front; the others are created when their tab
         # is first opened (a page then loads few plotly widgets at once, which Voila needs).
         self.browser = DatasetBrowser(dataset, on_change=self._data_changed, lazy_figures=True)
@@ -58,8 +62,9 @@ class Workbench(w.VBox):
         self.analysis = AnalysisView(workbench=self, browser=self.browser)
         self.monitor = LossMonitor(self.make_objective, model=model,
                                    parameter_table=self.params, method=fit["method"],
-                                   options=fit["options"] or {"maxiter": 100})
-        self.monitor.on_finish.append(lambda session: self.analysis.refresh())
+                                   options=fit["options"] or {"maxiter": 100},
+                                   make_training=self.make_training)
+        self.monitor.on_finish.append(self._fit_finished)
 
         self.use_energy_w = w.Checkbox(value=bool(fit["use_energy"]), description="energy",
                                        indent=False)
@@ -112,6 +117,17 @@ class Workbench(w.VBox):
         self.calculator, loss = fc.build_loss(self.model, configs, self.fit_settings())
         return loss
 
+    def make_training(self, method: str, options: dict, status=None):
+        """A TrainingSession of the current (torch) model over the included training
+        configurations; runs in the monitor's background thread (fingerprints)."""
+        settings = self.fit_settings()
+        return self.training.session(self.model, self.browser.fit_configs(), settings,
+                                     method, options, status)
+
+    def _fit_finished(self, session) -> None:
+        if not is_torch_model(self.model):
+            self.analysis.refresh()
+
     def make_calculator(self, configs):
         """A Calculator of the current model over ``configs`` (energy and forces), for the
         analyses."""
@@ -128,8 +144,9 @@ class Workbench(w.VBox):
                                            'before changing the model</span>')
             return
         self.model = model
+        self.training.close()
         self.params.set_model(model)
-        self.monitor.model = model
+        self.monitor.set_model(model)
         self._update_title()
 
     def _on_tab(self, change) -> None:
@@ -143,7 +160,7 @@ class Workbench(w.VBox):
     def _update_title(self) -> None:
         n_fit = len(self.browser.fit_configs())
         self.title_w.value = (f"<h3 style='margin:4px 0'>Potential Workbench · "
-                              f"{self.model!r} · {n_fit} of {len(self.browser.configs)} "
+                              f"{_label(self.model)} · {n_fit} of {len(self.browser.configs)} "
                               f"configurations fitted</h3>")
 
     # ---------------------------------------------------------------- config files
@@ -183,6 +200,10 @@ class Workbench(w.VBox):
         if test:
             wb.browser.random_split(float(sec["test_fraction"]), int(sec.get("seed", 0)))
         return wb
+
+
+def _label(model) -> str:
+    return model_label(model) if is_torch_model(model) else repr(model)
 
 
 def _residual_names() -> list[str]:

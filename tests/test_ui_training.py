@@ -1,0 +1,173 @@
+"""Training a neural network from the Fit tab: a 30→5→1 tanh network on set30 symmetry
+functions, 20 configurations of the Si varying_alat set, Fit / Pause / Stop pressed
+through the buttons' click handlers; the loss curve is the TrainingSession's epochs."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from workbench.data import Dataset, Weight
+from workbench.ui.model_picker import build_network
+from workbench.ui.training import split_options
+from workbench.ui.workbench import Workbench
+
+
+@pytest.fixture(scope="module")
+def configs(si_path):
+    ds = Dataset(si_path / "varying_alat", Weight(energy_weight=1.0, forces_weight=0.1))
+    return ds.get_configs()[::20][:20]
+
+
+def network():
+    return build_network(["Si"], 4.0, [5], "Tanh", "set30")
+
+
+def flat(model):
+    return np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
+
+
+def wait_for(cond, timeout=60.0):
+    t_end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < t_end, "timed out"
+        time.sleep(0.01)
+
+
+def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    net = network()
+    wb = Workbench(configs, net)
+    mon = wb.monitor
+    assert mon.is_torch and mon.method_w.value == "Adam"
+    assert {"Adam", "SGD"} <= set(mon.method_w.options)
+    assert "L-BFGS-B" not in mon.method_w.options
+    assert "NeuralNetwork(30→5→1, 161 weights)" in wb.title_w.value
+    # the table is a summary, not 161 editable rows
+    table = wb.params
+    assert table.rows == [] and len(table.children) == 1
+    assert "30 → 5" in table.summary_w.value and ">155<" in table.summary_w.value
+    with pytest.raises(KeyError):
+        table.row("layers.0.weight[0]")
+
+    events = []
+    statuses = []
+    mon.status_w.observe(lambda ch: statuses.append(ch["new"]), "value")
+    mon.options_w.value = "{epochs: 12, batch_size: 5, lr: 0.02}"
+    on_event = mon._on_event  # see every event the monitor receives
+
+    def record(ev):
+        events.append(ev)
+        on_event(ev)
+
+    mon._on_event = record
+    w0 = flat(net)
+    mon.start_w.click()
+    assert mon.start_w.disabled and table.locked
+    assert mon.wait(120)
+    s = mon.session
+    assert type(s).__name__ == "TrainingSession" and s.state == "finished", s.result.message
+    assert s.method == "Adam" and s.num_epochs == 12 and s.batch_size == 5
+    assert s.n_eval == 12 * 4  # 20 configurations in batches of 5
+    assert any("computing fingerprints of 20 configurations" in v for v in statuses)
+    assert any(v.startswith("compiling…") for v in statuses)
+    # epoch events: increasing epoch counts, each carrying that epoch's loss
+    its = [e for e in events if e.kind == "iteration"]
+    assert its and its[-1].iteration == 12
+    assert [e.iteration for e in its] == sorted({e.iteration for e in its})
+    hist = dict(s.history)
+    for e in its:
+        assert e.loss == hist[e.iteration - 1]
+    assert events[0].kind == "started" and events[-1].kind == "finished"
+    assert [e.kind for e in events] == mon.event_kinds
+    # the loss curve: one point per epoch, falling
+    xs, ys = list(mon.loss_fig.data[0].x), list(mon.loss_fig.data[0].y)
+    assert xs == list(range(12)) and ys == [f for _, f in s.history]
+    assert ys[-1] < 0.8 * ys[0]
+    assert len(mon.param_fig.data) == 0
+    assert "epoch 12" in mon.status_w.value and "best loss" in mon.status_w.value
+    # the best epoch's weights are in the model; the fingerprints left no files here
+    assert s.best_loss == min(ys) and np.array_equal(flat(net), s.best_params)
+    assert not np.allclose(flat(net), w0)
+    assert list(tmp_path.iterdir()) == []
+    assert not mon.start_w.disabled and not table.locked
+
+    # a second Fit continues from the trained weights without recomputing fingerprints
+    calc = wb.training.calculator
+    mon.options_w.value = "{epochs: 3, batch_size: 20, lr: 0.02}"
+    statuses.clear()
+    mon.start_w.click()
+    assert mon.wait(60) and mon.session is not s and mon.session.state == "finished"
+    assert wb.training.calculator is calc
+    assert not any("fingerprints" in v for v in statuses)
+    assert mon.session.history[0][1] < ys[0]
+
+
+def test_pause_and_stop_keep_the_best_epoch(configs):
+    net = network()
+    wb = Workbench(configs, net)
+    mon = wb.monitor
+    mon.method_w.value = "SGD"
+    mon.options_w.value = "{epochs: 100000, batch_size: 10, lr: 0.005, momentum: 0.5}"
+    mon.start_w.click()
+    wait_for(lambda: mon.session is not None and mon.session.iteration >= 5)
+    s = mon.session
+    assert type(s.optimizer).__name__ == "SGD"
+    assert s.optimizer.param_groups[0]["momentum"] == 0.5
+
+    mon.pause_w.click()
+    wait_for(lambda: s.state == "paused")
+    n = s.iteration
+    time.sleep(0.4)
+    assert s.iteration == n and s.state == "paused"
+    wait_for(lambda: mon.pause_w.description == "Resume", 10)
+    mon.pause_w.click()
+    wait_for(lambda: s.iteration >= n + 3)
+
+    # stop from another thread, as a user clicking during the training would
+    threading.Thread(target=mon.stop_w.click).start()
+    assert mon.wait(60)
+    assert s.state == "stopped" and 0 < s.iteration < 100000
+    losses = [f for _, f in s.history]
+    assert len(losses) == s.iteration
+    assert list(mon.loss_fig.data[0].y) == losses
+    k = int(np.argmin(losses))
+    assert s.best_loss == losses[k] and s.best_epoch == s.history[k][0]
+    # the model holds the best epoch's weights and its loss is below the first epoch's
+    assert np.array_equal(flat(net), s.best_params)
+    assert s.loss.get_loss() < losses[0]
+    assert "stopped" in mon.status_w.value
+
+
+def test_switching_models_swaps_methods_and_table(configs):
+    from workbench.models import StillingerWeber
+
+    sw = StillingerWeber()
+    wb = Workbench(configs, sw, fit={"method": "L-BFGS-B", "options": {"maxiter": 7}})
+    assert not wb.monitor.is_torch and wb.monitor.method_w.value == "L-BFGS-B"
+    assert len(wb.params.rows) > 0
+    wb.picker.nn_hyper_w.value = "set30"
+    wb.picker.nn_hidden_w.value = "5"
+    wb.picker.nn_build_w.click()
+    assert wb.model is wb.picker.nn_model and wb.monitor.is_torch
+    assert wb.monitor.method_w.value == "Adam" and "epochs" in wb.monitor.options_w.value
+    assert wb.params.rows == [] and "30 → 5" in wb.params.summary_w.value
+    wb.set_model(sw)
+    assert wb.monitor.method_w.value == "L-BFGS-B"
+    assert wb.monitor.options_w.value == "{maxiter: 7}"
+    assert len(wb.params.rows) > 0
+
+
+def test_training_options_are_checked():
+    assert split_options({"epochs": 3, "batch_size": 2, "lr": 0.1, "momentum": 0.9}) == (
+        {"num_epochs": 3, "batch_size": 2, "lr": 0.1}, {"momentum": 0.9})
+    from workbench.errors import LossError
+
+    for bad in ({"epochs": 0}, {"batch_size": 2.5}, {"lr": "fast"}, {"epochs": True}):
+        with pytest.raises(LossError, match="expected a positive"):
+            split_options(bad)
