@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.analysis import EnergyForcesRMSE
-from workbench.data import Dataset, read_config
+from workbench.data import read_config
 from workbench.fit.calculator import Calculator
 from workbench.models import StillingerWeber
 

@@ -84,7 +84,6 @@ def test_bootstrap_resample_loss_counts_duplicates(synthetic):
     """A refit's objective equals the loss over the drawn list with its duplicates."""
     from workbench.analysis.bootstrap import _Multiplicity
 
-    loss = fitted_loss(synthetic[:5])
     counts = np.array([2, 0, 1, 0, 2])
     drawn = [c for c, k in zip(synthetic[:5], counts) for _ in range(k)]
     model = StillingerWeber(["Si"])

@@ -2,9 +2,7 @@
 
 import re
 
-import numpy as np
 import pytest
-import yaml
 
 from workbench.cli import main
 from workbench.errors import ConfigFileError
@@ -70,7 +68,7 @@ def test_fit_config_errors_name_key_and_line(tmp_path, capsys):
 
 
 def test_fit_config_unknown_section_key(tmp_path):
-    from workbench.ui.fit_config import load_config
+    from workbench.fit.setup_file import load_config
 
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(CONFIG.replace("  method: L-BFGS-B", "  methd: L-BFGS-B"))

@@ -1,6 +1,5 @@
 """``workbench dataset`` / ``workbench demo`` and the split functions."""
 
-import numpy as np
 import pytest
 
 from workbench.cli import main

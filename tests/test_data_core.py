@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from workbench.data import Configuration, Dataset, Weight, read_config, write_config
-from workbench.data.extxyz import read_extxyz
+from workbench.data import Dataset, Weight, read_config, write_config
 from workbench.errors import DatasetError, DatasetErrors
 
 

@@ -8,7 +8,6 @@ import yaml
 
 from workbench.errors import ConfigFileError, ModelError
 from workbench.models import LogParameterTransform, Model, load_model
-from workbench.models import io as model_io
 
 
 class Toy(Model):

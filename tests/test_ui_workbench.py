@@ -11,7 +11,7 @@ import yaml
 from workbench.data import Dataset, Weight
 from workbench.errors import ConfigFileError
 from workbench.models import StillingerWeber
-from workbench.ui import fit_config as fc
+from workbench.fit import setup_file as fc
 from workbench.ui.workbench import Workbench
 
 ROOT = Path(__file__).resolve().parents[1]

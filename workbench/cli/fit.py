@@ -44,7 +44,7 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=sys.stdout) 
     from workbench.fit.progress import TqdmReporter
     from workbench.fit.report import predictions, write_report
     from workbench.fit.session import FitSession
-    from workbench.ui.fit_config import build_setup
+    from workbench.fit.setup_file import build_setup
 
     setup = build_setup(config)
     model, loss, train, test = setup.model, setup.loss, setup.train, setup.test

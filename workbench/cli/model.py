@@ -6,7 +6,8 @@ import shutil
 import subprocess
 import sys
 
-from workbench.errors import KIMError, ModelError
+from workbench.errors import KIMError
+from workbench.models.factory import make_model
 
 COLLECTIONS_TOOL = "kim-api-collections-management"
 
@@ -109,28 +110,6 @@ def list_text() -> str:
         lines.append(f"Installed KIM models ({len(names)}):")
         lines += [f"  {n}" for n in names] or ["  (none)"]
     return "\n".join(lines) + "\n"
-
-
-def make_model(name: str, species):
-    """A built-in, plugin or KIM model by name."""
-    builtins = builtin_models()
-    if name in builtins:
-        return builtins[name](species=tuple(species))
-    from workbench import plugins
-
-    cls = plugins.available_models().get(name)
-    if cls is not None:
-        import inspect
-
-        takes_species = "species" in inspect.signature(cls).parameters
-        return cls(species=tuple(species)) if takes_species else cls()
-    try:
-        from workbench.models.kim import KIMModel
-    except ImportError as exc:
-        raise ModelError(
-            f"'{name}' is not a built-in model ({', '.join(builtins)}), and KIM models "
-            f"cannot be opened here: {exc}") from exc
-    return KIMModel(name)
 
 
 def run(args) -> int:

@@ -1,7 +1,6 @@
 """The Jupyter workbench: widget panels that observe a FitSession and never compute.
 
-``from workbench.ui import Workbench`` (panels are imported on first use, so
-``workbench.ui.fit_config`` stays cheap for the command line).
+``from workbench.ui import Workbench`` (panels are imported on first use).
 """
 
 from __future__ import annotations

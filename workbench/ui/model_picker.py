@@ -66,7 +66,7 @@ def model_names(source: str) -> list[str]:
 
 def build_model(name: str, species=("Si",)):
     """A built-in, plugin or KIM model by name (the same lookup as ``workbench model``)."""
-    from workbench.cli.model import make_model
+    from workbench.models.factory import make_model
 
     return make_model(name, tuple(species))
 

@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from workbench.data import MagnitudeInverseWeight
 from workbench.errors import WorkbenchError
-from workbench.ui.fit_config import apply_weights, matches, relative_identifier
+from workbench.fit.setup_file import apply_weights, matches, relative_identifier
 
 KINDS = ("Weight", "MagnitudeInverseWeight")
 PROPS = ("energy", "forces", "stress")

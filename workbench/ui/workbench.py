@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from workbench.ui import fit_config as fc
+from workbench.fit import setup_file as fc
 from workbench.ui.analysis_view import AnalysisView
 from workbench.ui.dataset_browser import DatasetBrowser
 from workbench.ui.loss_monitor import LossMonitor, parse_options

@@ -1,7 +1,6 @@
 """WeightForCracks: registered as a plugin, multiplies the configuration weight of crack
 configurations only, and changes the loss exactly as the equivalent residual would."""
 
-import numpy as np
 import pytest
 
 from workbench import datasets

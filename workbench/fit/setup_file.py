@@ -288,7 +288,7 @@ def build_dataset(cfg: FitConfig):
 # ------------------------------------------------------------------------- model
 def build_model(cfg: FitConfig):
     """The model of the ``model`` section with its transforms, values and fit settings."""
-    from workbench.cli.model import make_model
+    from workbench.models.factory import make_model
 
     sec = cfg.section("model")
     try:
@@ -344,7 +344,7 @@ def model_name(model) -> str:
 
 def model_section(model) -> dict:
     """The ``model`` section that rebuilds ``model``'s current state."""
-    from workbench.cli.model import make_model
+    from workbench.models.factory import make_model
 
     name = model_name(model)
     species = list(model.init_kwargs().get("species") or [])
