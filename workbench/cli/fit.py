@@ -39,8 +39,10 @@ class FitOutcome:
     rmse: dict
 
 
-def run_fit(config, out=None, progress=True, write_kim=True, stream=sys.stdout) -> FitOutcome:
-    """Run the fit of ``config`` (path, YAML text or dict) and write its outputs."""
+def run_fit(config, out=None, progress=True, write_kim=True, stream=None) -> FitOutcome:
+    """Run the fit of ``config`` (path, YAML text or dict) and write its outputs; the
+    summary goes to ``stream`` (standard output by default)."""
+    stream = stream or sys.stdout
     from workbench.fit.progress import TqdmReporter
     from workbench.fit.report import predictions, write_report
     from workbench.fit.session import FitSession
@@ -63,13 +65,7 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=sys.stdout) 
     if progress:
         reporter = TqdmReporter(total=fit.get("max_iter"))
         session.subscribe(reporter)
-    session.start()
-    try:
-        session.wait()
-    except KeyboardInterrupt:
-        session.stop("interrupted")
-        session.wait()
-    result = session.result
+    result = session.run()
     if session.state == "failed":
         from workbench.errors import LossError
 
