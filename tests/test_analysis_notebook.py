@@ -21,7 +21,11 @@ def test_analysis_notebook_executes():
               if o.get("output_type") == "error"]
     assert not errors
     assert "loss 0.6940780" in text
-    assert "progress fractions seen: [0.1, 0.2, 0.3" in text
+    # progress events are coalesced to ~10 per second, so which fractions arrive varies;
+    # the list is increasing and ends at 1.0
+    line = next(l for l in text.splitlines() if l.startswith("progress fractions seen: "))
+    fractions = [float(v) for v in line.split(": ", 1)[1].strip("[]").split(",")]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert "40 MD snapshots" in text
     # the Fisher summary lists the three free parameters with their std
     for name in ("A", "B", "gamma"):

@@ -210,9 +210,10 @@ def test_fingerprints_on_workers_equal_serial(client, si_path, tmp_path):
     np.testing.assert_allclose(out["dask"][0], out["serial"][0], rtol=1e-13)
     assert len(out["dask"][1]) == len(out["serial"][1]) == 10
     for a, b in zip(out["dask"][1], out["serial"][1]):
-        np.testing.assert_allclose(a["zeta"], b["zeta"], rtol=1e-13, atol=1e-15)
+        # summation order differs between the threaded and per-worker kernels
+        np.testing.assert_allclose(a["zeta"], b["zeta"], rtol=1e-12, atol=1e-13)
         np.testing.assert_allclose(a["dzetadr_forces"], b["dzetadr_forces"], rtol=1e-12,
-                                   atol=1e-15)
+                                   atol=1e-13)
         assert a["configuration"].identifier == b["configuration"].identifier
 
 
