@@ -182,7 +182,40 @@ class DescriptorBase:
             list(ex.map(lambda k: work(edges[k], edges[k + 1]), range(nchunk)))
 
     def _run(self, nb: "NeighborBatch", fit_forces, fit_stress, nprocs=1):
+        """Evaluate a neighbor batch: fill :meth:`_outputs` with :meth:`_parallel`
+        workers and return :meth:`_per_config` of them."""
         raise NotImplementedError
+
+    def _outputs(self, nb: "NeighborBatch", fit_forces, fit_stress):
+        """Zeroed flat outputs ``(zeta, dzdr, dr_offsets, dzds)`` for a batch.
+
+        ``dzdr`` holds every configuration's dense (N, D, 3N) block back to back, at
+        ``dr_offsets``; kernels write into these arrays directly.
+        """
+        n, nd = nb.species.shape[0], self.get_size()
+        nat = np.diff(nb.config_offsets)
+        dr_offsets = np.zeros(len(nat) + 1, dtype=np.int64)
+        if fit_forces:
+            np.cumsum(nat * nat * nd * 3, out=dr_offsets[1:])
+        zeta = np.zeros((n, nd))
+        dzdr = np.zeros(int(dr_offsets[-1]))
+        dzds = np.zeros((n if fit_stress else 0, nd, 6))
+        return zeta, dzdr, dr_offsets, dzds
+
+    def _per_config(self, nb: "NeighborBatch", outputs, fit_forces, fit_stress):
+        """Split flat outputs into ``(zeta, dzetadr_forces, dzetadr_stress)`` per
+        configuration (views, no copies)."""
+        zeta, dzdr, dr_offsets, dzds = outputs
+        nd = self.get_size()
+        out = []
+        for c in range(len(nb.config_offsets) - 1):
+            a, b = nb.config_offsets[c], nb.config_offsets[c + 1]
+            m = int(b - a)
+            out.append((zeta[a:b],
+                        dzdr[dr_offsets[c]:dr_offsets[c + 1]].reshape(m, nd, 3 * m)
+                        if fit_forces else None,
+                        dzds[a:b] if fit_stress else None))
+        return out
 
     def transform_many(self, configs, fit_forces=False, fit_stress=False, nprocs=1,
                        batch_size=256):

@@ -122,15 +122,9 @@ class SymmetryFunction(DescriptorBase):
 
     def _run(self, nb, fit_forces, fit_stress, nprocs=1):
         """Evaluate a neighbor batch (see ``_base.NeighborBatch``)."""
-        n = nb.species.shape[0]
         nd = self.size
-        nat = np.diff(nb.config_offsets)
-        dr_offsets = np.zeros(len(nat) + 1, dtype=np.int64)
-        if fit_forces:
-            np.cumsum(nat * nat * nd * 3, out=dr_offsets[1:])
-        zeta = np.zeros((n, nd))
-        dzdr = np.zeros(int(dr_offsets[-1]))
-        dzds = np.zeros((n if fit_stress else 0, nd, 6))
+        outputs = self._outputs(nb, fit_forces, fit_stress)
+        zeta, dzdr, dr_offsets, dzds = outputs
 
         def work(lo, hi):
             K.symmetry_functions_batch(
@@ -138,12 +132,5 @@ class SymmetryFunction(DescriptorBase):
                 self.rcut_table, self._cut_code, *self._two, *self._three, nd,
                 bool(fit_forces), bool(fit_stress), lo, hi, zeta, dzdr, dr_offsets, dzds)
 
-        self._parallel(work, len(nat), nprocs)
-        out = []
-        for c in range(len(nat)):
-            a, b, m = nb.config_offsets[c], nb.config_offsets[c + 1], int(nat[c])
-            out.append((zeta[a:b],
-                        dzdr[dr_offsets[c]:dr_offsets[c + 1]].reshape(m, nd, 3 * m)
-                        if fit_forces else None,
-                        dzds[a:b] if fit_stress else None))
-        return out
+        self._parallel(work, len(nb.config_offsets) - 1, nprocs)
+        return self._per_config(nb, outputs, fit_forces, fit_stress)
