@@ -176,10 +176,11 @@ def generate_fingerprints(descriptor, configs, fit_forces=False, fit_stress=Fals
     entries = []
     for conf, (zeta, dzdr, dzds) in zip(configs, results):
         if descriptor.normalize:
+            # the transforms' outputs are ours: scale the large derivative arrays in place
             zeta = (zeta - descriptor.mean) / descriptor.stdev
             inv = (1.0 / descriptor.stdev)[None, :, None]
-            dzdr = None if dzdr is None else dzdr * inv
-            dzds = None if dzds is None else dzds * inv
+            dzdr = None if dzdr is None else np.multiply(dzdr, inv, out=dzdr)
+            dzds = None if dzds is None else np.multiply(dzds, inv, out=dzds)
         energy = getattr(conf, "energy", None)
         e = {"configuration": conf, "zeta": np.asarray(zeta, dtype),
              "energy": np.asarray(np.nan if energy is None else energy, dtype)}
