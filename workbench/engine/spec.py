@@ -107,3 +107,25 @@ def pair_index_table(nspecies: int) -> np.ndarray:
             table[a, b] = table[b, a] = k
             k += 1
     return table
+
+
+def per_pair_params(params: dict, names, nspecies: int, potential: str) -> np.ndarray:
+    """``(len(names), npairs)`` contiguous array of per-unordered-species-pair parameters.
+
+    Raises ParameterError naming ``potential`` and the parameter when one is missing or
+    has the wrong number of values.
+    """
+    from workbench.errors import ParameterError
+
+    npairs = nspecies * (nspecies + 1) // 2
+    rows = []
+    for name in names:
+        if name not in params:
+            raise ParameterError(f"{potential} parameter {name!r} is missing")
+        v = np.atleast_1d(np.asarray(params[name], dtype=float))
+        if v.shape != (npairs,):
+            raise ParameterError(
+                f"{potential} parameter {name!r} has {v.size} value(s); expected {npairs} "
+                f"(one per unordered species pair for {nspecies} species)")
+        rows.append(v)
+    return np.ascontiguousarray(np.vstack(rows))

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import EngineError, ParameterError
 from ._sw_kernels import sw_kernel
-from .spec import EngineResult, ParamSpec, PotentialSpec, pair_index_table
+from .spec import EngineResult, ParamSpec, PotentialSpec, pair_index_table, per_pair_params
 
 PARAM_NAMES = ("A", "B", "p", "q", "sigma", "gamma", "cutoff", "lambda", "costheta0")
 _IA, _IB, _IP, _IQ, _ISIG, _IGAM, _ICUT, _ILAM, _ICOS = range(9)
@@ -114,18 +114,7 @@ def _chunks_for(batch):
 
 
 def param_matrix(params: dict, nspecies: int) -> np.ndarray:
-    npairs = nspecies * (nspecies + 1) // 2
-    rows = []
-    for name in PARAM_NAMES:
-        if name not in params:
-            raise ParameterError(f"Stillinger-Weber parameter {name!r} is missing")
-        v = np.atleast_1d(np.asarray(params[name], dtype=float))
-        if v.shape != (npairs,):
-            raise ParameterError(
-                f"Stillinger-Weber parameter {name!r} has {v.size} value(s); expected "
-                f"{npairs} (one per unordered species pair for {nspecies} species)")
-        rows.append(v)
-    prm = np.ascontiguousarray(np.vstack(rows))
+    prm = per_pair_params(params, PARAM_NAMES, nspecies, "Stillinger-Weber")
     if np.any(prm[_ISIG] <= 0) or np.any(prm[_ICUT] <= 0):
         raise ParameterError("Stillinger-Weber sigma and cutoff must be positive, got "
                              f"sigma={prm[_ISIG]}, cutoff={prm[_ICUT]}")

@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from workbench.engine.spec import EngineResult, ParamSpec, PotentialSpec, pair_index_table
+from workbench.engine.spec import (EngineResult, ParamSpec, PotentialSpec, pair_index_table,
+                                   per_pair_params)
 from workbench.errors import EngineError, ParameterError
 
 PARAM_NAMES = ("A", "rho", "C", "cutoff")
@@ -177,18 +178,7 @@ def _default(name):
 
 def param_matrix(params: dict, nspecies: int) -> np.ndarray:
     """(4, npairs) array of the parameters; checks sizes and signs."""
-    npairs = nspecies * (nspecies + 1) // 2
-    rows = []
-    for name in PARAM_NAMES:
-        if name not in params:
-            raise ParameterError(f"Buckingham parameter {name!r} is missing")
-        v = np.atleast_1d(np.asarray(params[name], dtype=float))
-        if v.shape != (npairs,):
-            raise ParameterError(
-                f"Buckingham parameter {name!r} has {v.size} value(s); expected {npairs} "
-                f"(one per unordered species pair for {nspecies} species)")
-        rows.append(v)
-    prm = np.ascontiguousarray(np.vstack(rows))
+    prm = per_pair_params(params, PARAM_NAMES, nspecies, "Buckingham")
     if np.any(prm[1] <= 0) or np.any(prm[3] <= 0):
         raise ParameterError(f"Buckingham rho and cutoff must be positive, got rho={prm[1]}, "
                              f"cutoff={prm[3]}")
