@@ -16,7 +16,7 @@ from workbench.fit.distributed import DaskBackend, split_by_atoms
 from workbench.loss import Loss
 from workbench.models import StillingerWeber
 
-distributed = pytest.importorskip("distributed")
+import distributed
 pytestmark = pytest.mark.dask
 
 SW_SERIAL_MIN = 0.6940780  # L-BFGS-B on the SW tutorial, serial (shared/data/README.md)

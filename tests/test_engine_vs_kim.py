@@ -9,8 +9,7 @@ from engine_helpers import load_dir, rattled
 from workbench.engine import sw, tersoff
 from workbench.engine.batch import pack
 
-kim_helpers = pytest.importorskip("kim_helpers")
-from kim_helpers import kim_compute, kim_model, kim_param_index, kim_species_code  # noqa: E402
+from kim_helpers import kim_compute, kim_model, kim_param_index, kim_species_code
 
 pytestmark = pytest.mark.kim
 

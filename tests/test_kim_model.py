@@ -13,7 +13,6 @@ from workbench.errors import KIMError
 
 pytestmark = pytest.mark.kim
 
-kimpy = pytest.importorskip("kimpy")
 
 SW = "SW_StillingerWeber_1985_Si__MO_405512056662_005"
 TERSOFF = "Tersoff_LAMMPS_ErhartAlbe_2005_SiC__MO_903987585848_004"

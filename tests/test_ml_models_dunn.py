@@ -10,8 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-kimpy = pytest.importorskip("kimpy")
+import torch
 
 LMP = "/usr/bin/lmp"
 NAME = "WB_DUNN_Si__MO_000000000000_000"

@@ -4,9 +4,7 @@ analytic linear fit equals numpy's lstsq."""
 from pathlib import Path
 
 import nbformat
-import pytest
 
-pytest.importorskip("torch")
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

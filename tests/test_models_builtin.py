@@ -15,7 +15,6 @@ def si4(si4_path):
 
 
 def _sw():
-    pytest.importorskip("workbench.engine.sw")
     from workbench.models import StillingerWeber
 
     return StillingerWeber
@@ -114,7 +113,6 @@ def test_builtin_save_load(tmp_path, si4):
 
 
 def test_lj_echo_matches_kliff_tutorial():
-    pytest.importorskip("workbench.engine.lj")
     from workbench.models import LennardJones
 
     m = LennardJones()

@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
 
 from workbench.data import Dataset, Weight
 from workbench.ui.model_picker import build_network
