@@ -94,4 +94,4 @@ def test_analysis_waits_for_a_running_fit(wb):
     # the monitor asks for the analysis when the fit ends
     assert wb.analysis.wait(300)
     assert wb.analysis.result is not None
-    assert wb.analysis.status_w.value == "analysis of the current parameters"
+    assert wb.analysis.status_w.value == "analysis of Stillinger-Weber (Si) (current parameters)"

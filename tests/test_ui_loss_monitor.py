@@ -38,7 +38,7 @@ def setup(si4_path):
 
 def test_start_button_runs_a_fit_and_the_panels_follow(setup):
     model, table, monitor, built = setup
-    assert monitor.status_w.value == "idle"
+    assert monitor.status_w.value == "not fitted yet"
     monitor.start_w.click()
     assert monitor.start_w.disabled and not monitor.stop_w.disabled
     assert table.locked

@@ -33,12 +33,14 @@ def wb(si4_path):
 
 
 def test_panels_are_composed(wb):
-    assert wb.tabs.titles == ("Fit", "Data", "Weights", "Model", "Analysis")
+    assert wb.tabs.titles[:5] == ("Fit", "Data", "Weights", "Model", "Analysis")
+    assert wb.tabs.titles[5:7] == ("Runs", "Validate")
     assert wb.params.model is wb.model and wb.monitor.model is wb.model
     assert wb.monitor.parameter_table is wb.params
     assert wb.weights.browser is wb.browser
+    assert wb.browser.state is wb.state and wb.monitor.state is wb.state
     assert len(wb.browser.fit_configs()) == 4
-    assert "4 of 4 configurations" in wb.title_w.value
+    assert "Stillinger-Weber (Si) · 4 configurations · not fitted yet" in wb.title_w.value
     # only the Fit tab's figures exist until another tab is opened
     assert wb.browser.hist_fig is None and wb.weights.preview is None
     wb.tabs.selected_index = 1

@@ -37,8 +37,15 @@ def analysis_api():
 
 def _fig(title, xtitle, ytitle, height=320, **layout):
     return go.FigureWidget(layout=go.Layout(
-        title=title, height=height, margin=dict(l=60, r=10, t=40, b=45),
+        title=title, height=height, autosize=True, margin=dict(l=60, r=10, t=40, b=45),
         xaxis_title=xtitle, yaxis_title=ytitle, **layout))
+
+
+def _boxed(fig, layout) -> w.Box:
+    """A figure in a box that sets its width (plotly then follows the box's size)."""
+    box = w.Box([fig], layout=layout)
+    box.add_class("wb-figure")
+    return box
 
 
 class AnalysisView(w.VBox):
@@ -54,7 +61,7 @@ class AnalysisView(w.VBox):
         self.add_class("wb-analysis-view")
         self.workbench = workbench
         self.browser = browser
-        self.result: dict | None = None
+        self.state = workbench.state if workbench is not None else None
         self.error: str | None = None
         self._thread: threading.Thread | None = None
         self.status_w = w.HTML()
@@ -74,6 +81,28 @@ class AnalysisView(w.VBox):
             self.status_w.value = UNAVAILABLE
         else:
             self.status_w.value = "<i>press Refresh (or fit) to analyze the current model</i>"
+        if self.state is not None:
+            self.state.observe(self._on_state_analysis, "analysis")
+
+    @property
+    def result(self) -> dict | None:
+        """The current model's latest analysis result (None: none yet)."""
+        job = self.state.analysis if self.state is not None else None
+        return None if job is None else job.result
+
+    def _on_state_analysis(self, change) -> None:
+        if change["new"] is None:  # another model: nothing of the old one is shown
+            self.plots.layout.display = "none"
+            if self.available and not self.running:
+                self.status_w.value = ("<i>no analysis of this model yet: press Refresh "
+                                       "(or fit)</i>")
+
+    def redraw(self) -> None:
+        """Fresh figures drawn from the current analysis (a re-displayed Workbench)."""
+        self.energy_fig = None
+        job = self.state.analysis if self.state is not None else None
+        if job is not None and job.result is not None:
+            self.draw(job.result)
 
     # ---------------------------------------------------------------- computing
     @property
@@ -92,9 +121,12 @@ class AnalysisView(w.VBox):
         if wb.monitor.running:
             self.status_w.value = "<i>a fit is running: the analysis follows when it ends</i>"
             return
+        from workbench.ui.names import model_title
+
         self.refresh_w.disabled = True
         self.status_w.value = "computing errors and Fisher information…"
-        self._thread = threading.Thread(target=self._run, args=(api,), daemon=True,
+        job = self.state.start_job("analysis", label=model_title(wb.model))
+        self._thread = threading.Thread(target=self._run, args=(api, job), daemon=True,
                                         name="AnalysisView")
         self._thread.start()
 
@@ -103,19 +135,22 @@ class AnalysisView(w.VBox):
             self._thread.join(timeout)
         return not self.running
 
-    def _run(self, api) -> None:
+    def _run(self, api, job) -> None:
         try:
             result = self.compute(api)
         except Exception as exc:  # shown to the user; the view stays usable
             self.error = f"{type(exc).__name__}: {exc}"
+            job.fail(self.error)
             self.status_w.value = (f'<span style="color:#c0392b">analysis failed: '
                                    f'{_escape(self.error)}</span>')
             self._trace = traceback.format_exc()
         else:
             self.error = None
-            self.result = result
-            self.draw(result)
-            self.status_w.value = "analysis of the current parameters"
+            job.result = result
+            job.state = "finished"
+            if self.state.is_current(job):
+                self.draw(result)
+                self.status_w.value = f"analysis of {_escape(job.model_label)} (current parameters)"
         finally:
             self.refresh_w.disabled = False
 
@@ -159,9 +194,15 @@ class AnalysisView(w.VBox):
                                yaxis=dict(autorange="reversed"))
         self.eigen_fig = _fig("eigenvalues of F", "index", "eigenvalue", height=300,
                               yaxis=dict(type="log"))
+        half = w.Layout(width="50%", min_width="0")
         self.plots.children = [
-            self.summary_w, w.HBox([self.energy_fig, self.force_fig]), self.error_fig,
-            w.HBox([self.fisher_fig, w.VBox([self.std_w, self.eigen_fig])]),
+            self.summary_w,
+            w.HBox([_boxed(self.energy_fig, half), _boxed(self.force_fig, half)],
+                   layout=w.Layout(width="100%")),
+            _boxed(self.error_fig, w.Layout(width="100%")),
+            w.HBox([_boxed(self.fisher_fig, half),
+                    w.VBox([self.std_w, _boxed(self.eigen_fig, w.Layout(width="100%"))],
+                           layout=half)], layout=w.Layout(width="100%")),
         ]
 
     def draw(self, result: dict) -> None:

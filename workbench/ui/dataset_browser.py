@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 
 import ipywidgets as w
 import numpy as np
@@ -45,6 +46,12 @@ def short_names(identifiers: list[str]) -> list[str]:
     return [s[cut:] for s in identifiers]
 
 
+def natural_key(text: str) -> str:
+    """``text`` with every run of digits zero-padded, so that a plain string sort puts
+    step100 before step1000 and step2 before step10."""
+    return re.sub(r"\d+", lambda m: m.group(0).zfill(20), str(text))
+
+
 def config_table(configs) -> pd.DataFrame:
     """One row per configuration with the browser's columns."""
     idents = [str(c.identifier) if c.identifier is not None else f"config {k}"
@@ -72,13 +79,21 @@ class DatasetBrowser(w.VBox):
     """
 
     def __init__(self, dataset, on_change=None, rows: int = 14, lazy_figures: bool = False,
-                 **kwargs):
+                 state=None, **kwargs):
+        from workbench.ui.state import WorkbenchState
+
         super().__init__(**kwargs)
         self.add_class("wb-dataset-browser")
         self.dataset = dataset
-        self.configs = list(dataset.get_configs() if hasattr(dataset, "get_configs") else dataset)
+        configs = list(dataset.get_configs() if hasattr(dataset, "get_configs") else dataset)
+        # the data set, what is fitted and the selection live in the shared state; the
+        # table below is only this panel's rendering of it
+        self.state = state if state is not None else WorkbenchState(configs)
+        self.configs = self.state.configs
         self.on_change = on_change
         self.table = config_table(self.configs)
+        self.table["included"] = list(self.state.included)
+        self.table["split"] = list(self.state.split)
         self.view = None
         self.split_params: dict | None = None
         self._view_parts: list = []
@@ -113,6 +128,8 @@ class DatasetBrowser(w.VBox):
         self.sort_w.observe(lambda _: self.refresh_table(), "value")
         self.desc_w.observe(lambda _: self.refresh_table(), "value")
         self.table_w.observe(self._on_select, "value")
+        self.state.observe(self._on_state_membership, ["included", "split"])
+        self.state.observe(self._on_state_selection, "selection")
         self.frame_w.observe(lambda _: self.show_frame(), "value")
         self.forces_w.observe(lambda _: self.show_frame(), "value")
         self.include_w.on_click(lambda _: self.set_included(self.selected, True))
@@ -171,8 +188,9 @@ class DatasetBrowser(w.VBox):
             else:
                 keep = [pat.lower() in s.lower() for s in t.identifier]
             t = t[np.array(keep, dtype=bool)]
-        t = t.sort_values(SORT_KEYS[self.sort_w.value], ascending=not self.desc_w.value,
-                          kind="stable")
+        column = SORT_KEYS[self.sort_w.value]
+        key = (lambda col: col.map(natural_key)) if column == "identifier" else None
+        t = t.sort_values(column, ascending=not self.desc_w.value, kind="stable", key=key)
         return [int(i) for i in t.index]
 
     def refresh_table(self) -> None:
@@ -213,6 +231,8 @@ class DatasetBrowser(w.VBox):
     def _on_select(self, change) -> None:
         if self._syncing:
             return
+        if tuple(change["new"]) != tuple(self.state.selection):
+            self.state.select(change["new"])
         n = len(self.selected)
         with self.hold_sync():
             self.frame_w.max = max(n - 1, 0)
@@ -273,8 +293,7 @@ class DatasetBrowser(w.VBox):
         idx = list(indices)
         if not idx:
             return
-        self.table.loc[idx, "included"] = bool(included)
-        self._changed()
+        self.state.set_included(idx, included)
 
     def random_split(self, test_fraction: float, seed: int = 0) -> None:
         """Mark ``round(test_fraction * n)`` configurations as test (seeded permutation)."""
@@ -282,22 +301,30 @@ class DatasetBrowser(w.VBox):
 
         train, _ = random_split(self.configs, fraction=1.0 - float(test_fraction), seed=int(seed))
         ids = {id(c) for c in train.get_configs()}
-        self.table["split"] = ["train" if id(c) in ids else "test" for c in self.configs]
         self.split_params = ({"fraction": float(test_fraction), "seed": int(seed)}
                              if test_fraction > 0 else None)
-        self._changed()
+        self.state.set_split(["train" if id(c) in ids else "test" for c in self.configs])
 
     def fit_configs(self) -> list:
         """Included training configurations, in data-set order."""
-        mask = self.table.included & (self.table.split == "train")
-        return [c for c, m in zip(self.configs, mask) if m]
+        return self.state.fit_configs()
 
     def test_configs(self) -> list:
-        mask = self.table.included & (self.table.split == "test")
-        return [c for c, m in zip(self.configs, mask) if m]
+        return self.state.test_configs()
 
     def excluded_identifiers(self) -> list[str]:
         return [str(c.identifier) for c, inc in zip(self.configs, self.table.included) if not inc]
+
+    def _on_state_membership(self, change) -> None:
+        self.table["included"] = list(self.state.included)
+        self.table["split"] = list(self.state.split)
+        self._changed()
+
+    def _on_state_selection(self, change) -> None:
+        if tuple(self.table_w.value) != tuple(change["new"]):
+            if not set(change["new"]) <= set(self.visible_rows()):
+                self.filter_w.value = ""
+            self.table_w.value = tuple(change["new"])
 
     def _changed(self) -> None:
         self.refresh_table()

@@ -64,27 +64,21 @@ class LossMonitor(w.VBox):
 
     def __init__(self, make_objective=None, model=None, parameter_table=None,
                  method=DEFAULT_METHOD, options=None, rate: float = 10.0,
-                 make_training=None, **kwargs):
+                 make_training=None, state=None, **kwargs):
+        from workbench.ui.state import WorkbenchState
+
         super().__init__(**kwargs)
         self.add_class("wb-loss-monitor")
         self.make_objective = make_objective
         self.make_training = make_training
-        self.model = model
+        # the jobs (and their event histories) live in the shared state; the monitor
+        # only draws the current one
+        self.state = state if state is not None else WorkbenchState(model=model)
         self.parameter_table = parameter_table
-        self.session = None
-        self.objective = None
         self.error: str | None = None
         self.on_finish = []  # callbacks(session) after a terminal event was drawn
-        self._lock = threading.Lock()
         self._prepare: threading.Thread | None = None
         self._unsubscribe = None
-        self._last = None
-        self._slots: list[tuple[str, int]] = []
-        self._x0 = None
-        self.iterations: list[int] = []
-        self.losses: list[float] = []
-        self.param_history: list[np.ndarray] = []
-        self.event_kinds: list[str] = []  # kinds of the events received, in order
         self.throttle = Throttle(self._draw, rate)
 
         torch_model = self._torch = T.is_torch_model(model)
@@ -103,7 +97,7 @@ class LossMonitor(w.VBox):
         self.pause_w = w.Button(description="Pause", icon="pause", disabled=True)
         self.stop_w = w.Button(description="Stop", icon="stop", button_style="danger",
                                disabled=True)
-        self.status_w = w.HTML("idle")
+        self.status_w = w.HTML("not fitted yet")
         for wid, cls in ((self.start_w, "wb-fit"), (self.pause_w, "wb-pause"),
                          (self.stop_w, "wb-stop"), (self.status_w, "wb-status"),
                          (self.method_w, "wb-method"), (self.options_w, "wb-options")):
@@ -112,26 +106,41 @@ class LossMonitor(w.VBox):
         self.pause_w.on_click(lambda _: self.toggle_pause())
         self.stop_w.on_click(lambda _: self.stop())
 
-        self.loss_fig = go.FigureWidget(
-            data=[go.Scatter(x=[], y=[], mode="lines+markers", name="loss")],
-            layout=go.Layout(height=300, width=560, margin=dict(l=60, r=10, t=30, b=40),
-                             title="loss", xaxis_title="iteration",
-                             yaxis=dict(type="log", title="loss")))
-        self.param_fig = go.FigureWidget(
-            layout=go.Layout(height=260, width=560, margin=dict(l=60, r=10, t=30, b=40),
-                             title="parameters", xaxis_title="iteration",
-                             yaxis_title="value / start value",
-                             legend=dict(orientation="h", y=1.02, yanchor="bottom",
-                                         x=1, xanchor="right")))
-        loss_box = w.Box([self.loss_fig])
-        loss_box.add_class("wb-loss-plot")
-        param_box = w.Box([self.param_fig])
-        param_box.add_class("wb-param-plot")
+        self.loss_box = w.Box(layout=w.Layout(width="100%"))
+        self.loss_box.add_class("wb-loss-plot")
+        self.param_box = w.Box(layout=w.Layout(width="100%"))
+        self.param_box.add_class("wb-param-plot")
+        self.new_figures()
         self.children = [
             w.HBox([self.method_w, self.options_w]),
             w.HBox([self.start_w, self.pause_w, self.stop_w]),
-            self.status_w, loss_box, param_box,
+            self.status_w, self.loss_box, self.param_box,
         ]
+        self.state.observe(self._on_state_job, "job")
+        self.state.observe(self._on_state_model, "model")
+        if self.state.job is not None:
+            self.redraw()
+
+    def new_figures(self) -> None:
+        """Fresh loss and parameter figures (a re-displayed Workbench gets new ones, drawn
+        from the job's history, since a figure's front end only holds what it was sent
+        while it was on the page)."""
+        self.loss_fig = go.FigureWidget(
+            data=[go.Scatter(x=[], y=[], mode="lines+markers", name="loss")],
+            layout=go.Layout(height=300, autosize=True, margin=dict(l=60, r=10, t=30, b=40),
+                             title="loss", xaxis_title=self._x_label(),
+                             yaxis=dict(type="log", title="loss")))
+        self.param_fig = go.FigureWidget(
+            layout=go.Layout(height=260, autosize=True, margin=dict(l=60, r=10, t=30, b=40),
+                             title="parameters", xaxis_title=self._x_label(),
+                             yaxis_title="value / start value",
+                             legend=dict(orientation="h", y=1.02, yanchor="bottom",
+                                         x=1, xanchor="right")))
+        self.loss_box.children = [self.loss_fig]
+        self.param_box.children = [self.param_fig]
+
+    def _x_label(self) -> str:
+        return "epoch" if self._torch else "iteration"
 
     # ----------------------------------------------------------------- model
     @staticmethod
@@ -143,11 +152,54 @@ class LossMonitor(w.VBox):
         """True when the current model is trained with a TrainingSession."""
         return self._torch
 
+    @property
+    def model(self):
+        return self.state.model
+
+    @property
+    def job(self):
+        """The current model's latest fit or training (None: not fitted yet)."""
+        return self.state.job
+
+    @property
+    def session(self):
+        job = self.state.job
+        return None if job is None else job.session
+
+    @property
+    def objective(self):
+        job = self.state.job
+        return None if job is None else getattr(job, "objective", None)
+
+    @property
+    def event_kinds(self) -> list[str]:
+        job = self.state.job
+        return [] if job is None else [ev.kind for ev in job.snapshot()]
+
+    @property
+    def iterations(self) -> list[int]:
+        return [] if self.job is None else self.job.iterations()[0]
+
+    @property
+    def losses(self) -> list[float]:
+        return [] if self.job is None else self.job.iterations()[1]
+
+    @property
+    def param_history(self) -> list:
+        if self.job is None:
+            return []
+        rows = self.job.iterations()[2]
+        return [] if rows is None else list(rows)
+
     def set_model(self, model) -> None:
-        """Fit ``model`` from now on; switching between a physics model and a network
-        swaps the method list and options (each kind keeps its last settings)."""
-        self.model = model
-        torch_model = T.is_torch_model(model)
+        """Fit ``model`` from now on (through the shared state)."""
+        if model is not self.state.model:
+            self.state.set_model(model)
+
+    def _on_state_model(self, change) -> None:
+        """Switching between a physics model and a network swaps the method list and
+        options (each kind keeps its last settings)."""
+        torch_model = T.is_torch_model(change["new"])
         if torch_model == self._torch:
             return
         try:
@@ -161,6 +213,31 @@ class LossMonitor(w.VBox):
             self.method_w.options = self._methods(torch_model)
             self.method_w.value = method
             self.options_w.value = _dump(options)
+        for fig in (self.loss_fig, self.param_fig):
+            fig.layout.xaxis.title = self._x_label()
+
+    def _on_state_job(self, change) -> None:
+        """Another job became current (a new fit, or the model changed): draw it."""
+        if change["new"] is None or change["new"] is not change["old"]:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the current job's whole history (or an empty, 'not fitted yet' view)."""
+        job = self.state.job
+        if job is None:
+            with self.loss_fig.batch_update():
+                self.loss_fig.data[0].x, self.loss_fig.data[0].y = [], []
+            self.param_fig.data = []
+            self.status_w.value = "not fitted yet"
+            self._set_buttons(running=False)
+            return
+        self._prepare_traces(job)
+        last = job.last
+        if last is not None:
+            self._draw(last, finishing=False)
+        elif job.state == "failed":
+            self._fail(job.message)
+        self._set_buttons(running=not job.terminal)
 
     # ----------------------------------------------------------------- control
     @property
@@ -191,7 +268,10 @@ class LossMonitor(w.VBox):
 
     def _launch(self, method: str, options: dict) -> None:
         from workbench.fit.session import FitSession
+        from workbench.ui.names import model_title
 
+        job = self.state.start_job("training" if self._torch else "fit",
+                                   label=model_title(self.model))
         try:
             if self._torch:
                 session = self.make_training(method, options, self._show_status)
@@ -199,13 +279,16 @@ class LossMonitor(w.VBox):
             else:
                 objective = self.make_objective()
                 session = FitSession(objective, method=method, options=options)
-            self._reset(objective)
-            self.objective, self.session = objective, session
-            self._unsubscribe = session.subscribe(self._on_event)
+            job.objective = objective
+            self._describe(job, objective)
+            job.session = session
+            self._prepare_traces(job)
+            self._unsubscribe = session.subscribe(lambda ev: self._on_event(job, ev))
             session.start()
         except Exception as exc:
             msg = str(exc) if isinstance(exc, WorkbenchError) else (
                 f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            job.fail(msg)
             self._fail(msg)
             self._set_buttons(running=False)
             if self.parameter_table is not None:
@@ -235,46 +318,40 @@ class LossMonitor(w.VBox):
         return done
 
     # ----------------------------------------------------------------- events
-    def _reset(self, objective) -> None:
-        with self._lock:
-            self.iterations, self.losses, self.param_history = [], [], []
-            self.event_kinds = []
-            self._last = None
-            self._slots = []
-            if self._torch:  # hundreds of weights: no parameter traces
-                self._x0 = None
-            else:
-                self._x0 = np.asarray(objective.x0(), dtype=float)
-            if self.model is not None and not self._torch:
-                for k in range(len(self._x0)):
-                    name, _, _, comp = self.model.get_opt_param_name_value_and_indices(k)
-                    self._slots.append((name, comp))
-        self._names = [] if self._torch else list(objective.names())
+    def _describe(self, job, objective) -> None:
+        """Record on the job what its parameter vector means (for drawing it later)."""
+        job.objective = objective
+        if self._torch:  # hundreds of weights: no parameter traces
+            return
+        job.x0 = np.asarray(objective.x0(), dtype=float)
+        job.names = list(objective.names())
+        if self.model is not None:
+            job.slots = [self.model.get_opt_param_name_value_and_indices(k)[::3]
+                         for k in range(len(job.x0))]
+
+    def _prepare_traces(self, job) -> None:
         with self.param_fig.batch_update():
             self.param_fig.data = []
-            for name in self._names:
+            for name in job.names:
                 self.param_fig.add_scatter(x=[], y=[], mode="lines", name=name)
         with self.loss_fig.batch_update():
             self.loss_fig.data[0].x, self.loss_fig.data[0].y = [], []
 
-    def _on_event(self, ev) -> None:
+    def _on_event(self, job, ev) -> None:
         """Runs on the session's publisher thread: record, then ask for a redraw."""
-        with self._lock:
-            self.event_kinds.append(ev.kind)
-            if ev.kind == "iteration" and ev.loss is not None and np.isfinite(ev.loss):
-                self.iterations.append(ev.iteration)
-                self.losses.append(float(ev.loss))
-                if ev.params is not None:
-                    self.param_history.append(np.asarray(ev.params, dtype=float))
-            self._last = ev
-        self.throttle.submit(ev, final=ev.terminal)
+        job.record(ev)
+        if job is self.state.job:
+            self.throttle.submit(ev, final=ev.terminal)
+        elif ev.terminal:
+            self._finish(job)
 
-    def original_values(self, x) -> dict:
+    def original_values(self, x, job=None) -> dict:
         """name -> original-space values for the optimization vector ``x``."""
-        if self.model is None or x is None or self._torch:
+        job = job or self.state.job
+        if self.model is None or x is None or self._torch or job is None:
             return {}
         out = {}
-        for (name, comp), v in zip(self._slots, np.asarray(x, dtype=float)):
+        for (name, comp), v in zip(job.slots, np.asarray(x, dtype=float)):
             p = self.model.model_params[name]
             if name not in out:
                 out[name] = p.get_value("original")
@@ -282,38 +359,60 @@ class LossMonitor(w.VBox):
             out[name][comp] = v if t is None else float(t.inverse([v])[0])
         return out
 
-    def _draw(self, ev) -> None:
-        with self._lock:
-            its = list(self.iterations)
-            hist = np.array(self.param_history) if self.param_history else None
-        # the session records every iteration; events may have been coalesced
-        history = [(i, f) for i, f in list(self.session.history) if f is not None
-                   and np.isfinite(f)] if self.session is not None else []
+    def relative_traces(self, job) -> tuple[list[int], np.ndarray | None]:
+        """(iterations, value / start value per fitted component), both in the model's
+        original space whatever the transform (a log-space parameter is drawn as its
+        value over its start value, not as a ratio of logarithms)."""
+        its, _, hist = job.iterations()
+        if hist is None or hist.ndim != 2 or job.x0 is None or not job.slots:
+            return its, None
+        start = self._to_original(job, job.x0[None, :])
+        values = self._to_original(job, hist)
+        start = np.where(start == 0, 1.0, start)
+        return its, values / start
+
+    def _to_original(self, job, rows: np.ndarray) -> np.ndarray:
+        out = np.array(rows, dtype=float, copy=True)
+        for k, (name, _comp) in enumerate(job.slots):
+            t = self.model.model_params[name].transform if self.model is not None else None
+            if t is not None:
+                out[:, k] = np.asarray(t.inverse(out[:, k]), dtype=float)
+        return out
+
+    def _draw(self, ev, finishing: bool = True) -> None:
+        job = self.state.job
+        if job is None:
+            return
+        history = job.loss_history()
         with self.loss_fig.batch_update():
             self.loss_fig.data[0].x = [i for i, _ in history]
             self.loss_fig.data[0].y = [f for _, f in history]
-        if hist is not None and hist.ndim == 2 and self._x0 is not None:
-            x0 = np.where(self._x0 == 0, 1.0, self._x0)
-            rel = hist / x0
+        its, rel = self.relative_traces(job)
+        if rel is not None:
             with self.param_fig.batch_update():
                 for k, trace in enumerate(self.param_fig.data[: rel.shape[1]]):
                     trace.x, trace.y = its[: len(rel)], rel[:, k].tolist()
         self.status_w.value = self.status_text(ev)
-        if self.parameter_table is not None:
-            if ev.terminal:
-                self.parameter_table.lock(False)
-                self.parameter_table.refresh()
-            elif ev.params is not None:
-                self.parameter_table.update_values(self.original_values(ev.params))
-        if ev.terminal:
-            self._set_buttons(running=False)
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-            for cb in list(self.on_finish):
-                cb(self.session)
+        if self.parameter_table is not None and not ev.terminal and ev.params is not None:
+            self.parameter_table.update_values(self.original_values(ev.params, job))
+        if ev.terminal and finishing:
+            self._finish(job)
         elif ev.kind in ("paused", "resumed"):
             self.pause_w.description = "Resume" if ev.kind == "paused" else "Pause"
             self.pause_w.icon = "play" if ev.kind == "paused" else "pause"
+
+    def _finish(self, job) -> None:
+        """After the terminal event of ``job``: unlock, refresh, tell the listeners."""
+        self._set_buttons(running=False)
+        if self.parameter_table is not None:
+            self.parameter_table.lock(False)
+            self.parameter_table.refresh()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.state.params_changed()
+        for cb in list(self.on_finish):
+            cb(job.session)
 
     def status_text(self, ev) -> str:
         best = "–" if ev.best_loss is None else f"{ev.best_loss:.6g}"
@@ -330,8 +429,9 @@ class LossMonitor(w.VBox):
                  "finished": "finished", "stopped": "stopped", "failed": "failed"}[ev.kind]
         text = f"<b>{label}</b> · {stats}"
         if ev.terminal and ev.message:
-            first = ev.message.strip().splitlines()[0] if ev.message.strip() else ""
-            text += f"<br><small>{_escape(first)}</small>"
+            from workbench.ui.names import stop_reason
+
+            text += f"<br><small>{_escape(stop_reason(ev.message))}</small>"
         return text
 
     def _show_status(self, text: str) -> None:

@@ -1,7 +1,11 @@
 """The Workbench: every panel in one layout, and the set-up as a fit config file.
 
 ``Workbench(dataset=..., model=...)`` composes the DatasetBrowser, WeightEditor,
-ModelPicker, ParameterTable, LossMonitor and AnalysisView.  ``to_config()`` writes the
+ModelPicker, ParameterTable, LossMonitor and AnalysisView around one
+:class:`workbench.ui.state.WorkbenchState` (``wb.state``): the panels render from it and
+send their intent back to it, so a model or data change reaches all of them at once.
+Further tabs are panels built as ``Panel(state)`` with a ``.widget`` (``tabs=[...]``, or
+the named slots of ``TAB_SLOTS``).  ``to_config()`` writes the
 whole set-up in the schema of docs/fit_config.md, which ``Workbench.from_config`` and
 ``workbench fit CONFIG.yaml`` read back.  A neural network (from the Model tab's builder
 or passed as ``model``) is trained in the Fit tab with a TrainingSession
@@ -10,6 +14,8 @@ or passed as ``model``) is trained in the Fit tab with a TrainingSession
 
 from __future__ import annotations
 
+import importlib
+
 import ipywidgets as w
 
 from workbench.fit import setup_file as fc
@@ -17,9 +23,36 @@ from workbench.ui.analysis_view import AnalysisView
 from workbench.ui.dataset_browser import DatasetBrowser
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
+from workbench.ui.names import page_title
 from workbench.ui.parameter_table import ParameterTable
-from workbench.ui.training import TrainingSetup, is_torch_model, model_label
+from workbench.ui.state import WorkbenchState
+from workbench.ui.training import TrainingSetup
 from workbench.ui.weight_editor import WeightEditor, spec_from_configs
+
+#: named tab slots: title -> (module, class) of a panel built as ``Panel(state)``
+TAB_SLOTS = {"Runs": ("workbench.ui.runs_panel", "RunsPanel"),
+             "Validate": ("workbench.ui.validate_panel", "ValidatePanel")}
+
+
+def slot_panel(title: str, state):
+    """The panel of the named slot ``title`` built on ``state``, or None when its module
+    is not part of this installation."""
+    module_name, class_name = TAB_SLOTS[title]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return None
+    return getattr(module, class_name)(state)
+
+
+def unavailable(title: str) -> w.HTML:
+    module_name, _ = TAB_SLOTS[title]
+    box = w.HTML(f"<i>The {title} tab is not available in this installation "
+                 f"({module_name} is not installed).</i>")
+    box.add_class("wb-tab-unavailable")
+    return box
 
 
 class Workbench(w.VBox):
@@ -37,33 +70,33 @@ class Workbench(w.VBox):
     """
 
     def __init__(self, dataset, model, fit: dict | None = None, weight: dict | None = None,
-                 weight_rules=None, output: dict | None = None, **kwargs):
+                 weight_rules=None, output: dict | None = None, tabs=(), **kwargs):
         super().__init__(**kwargs)
         self.add_class("wb-workbench")
         self.dataset = dataset
-        self.model = model
         fit = {**fc.FIT_DEFAULTS, **(fit or {})}
         self.output = dict(output or {})
         self.calculator = None
         self.training = TrainingSetup()
+        configs = list(dataset.get_configs() if hasattr(dataset, "get_configs") else dataset)
+        self.data_name = fc.dataset_path_name(configs)
+        self.state = WorkbenchState(configs, model, fit_settings=fit, data_name=self.data_name)
         # Only the Fit tab's figures exist up front; the others are created when their tab
         # is first opened (a page then loads few plotly widgets at once, which Voila needs).
-        self.browser = DatasetBrowser(dataset, on_change=self._data_changed, lazy_figures=True)
-        configs = self.browser.configs
-        self.data_name = fc.dataset_path_name(configs)
+        self.browser = DatasetBrowser(configs, lazy_figures=True, state=self.state)
         root_dir = fc.dataset_root(configs)
         self.weights = WeightEditor(configs, weight or spec_from_configs(configs),
                                     rules=weight_rules, browser=self.browser,
                                     on_change=self.browser.refresh_weights, root=root_dir,
                                     lazy_figures=True)
-        self.params = ParameterTable(model)
+        self.params = ParameterTable(model, on_change=lambda _m: self.state.params_changed())
         self.picker = ModelPicker(on_model=self.set_model, current=model,
                                   species=tuple(getattr(model, "species", ("Si",))))
         self.analysis = AnalysisView(workbench=self, browser=self.browser)
         self.monitor = LossMonitor(self.make_objective, model=model,
                                    parameter_table=self.params, method=fit["method"],
                                    options=fit["options"] or {"maxiter": 100},
-                                   make_training=self.make_training)
+                                   make_training=self.make_training, state=self.state)
         self.monitor.on_finish.append(self._fit_finished)
 
         self.use_energy_w = w.Checkbox(value=bool(fit["use_energy"]), description="energy",
@@ -83,19 +116,55 @@ class Workbench(w.VBox):
         self.fit_tab = w.HBox([w.VBox([w.HTML("<b>parameters</b>"), self.params, settings]),
                                self.monitor])
         self.fit_tab.add_class("wb-fit-tab")
+        self.panels = {}
+        for title in TAB_SLOTS:
+            panel = slot_panel(title, self.state)
+            if panel is not None:
+                self.panels[title] = panel
+        for panel_class in tabs:
+            panel = panel_class(self.state)
+            self.panels[getattr(panel, "title", panel_class.__name__)] = panel
+        extra = {title: (self.panels[title].widget if title in self.panels
+                         else unavailable(title)) for title in TAB_SLOTS}
+        extra.update({t: p.widget for t, p in self.panels.items() if t not in TAB_SLOTS})
         self.tabs = w.Tab(children=[self.fit_tab, self.browser, self.weights, self.picker,
-                                    self.analysis],
-                          titles=["Fit", "Data", "Weights", "Model", "Analysis"])
+                                    self.analysis, *extra.values()],
+                          titles=["Fit", "Data", "Weights", "Model", "Analysis", *extra])
         self.tabs.observe(self._on_tab, "selected_index")
         self.title_w = w.HTML()
+        self.title_w.add_class("wb-title")
         self._update_title()
+        self.state.observe(lambda _: self._update_title(),
+                           ["model", "included", "split", "job", "params_revision"])
+        self._job_observed = None
+        self.state.observe(self._watch_job, "job")
+        self._displayed = False
         self.children = [self.title_w, self.tabs]
 
     # ---------------------------------------------------------------- fitting
     @property
+    def model(self):
+        """The model being fitted (``state.model``)."""
+        return self.state.model
+
+    @property
     def session(self):
-        """The FitSession of the latest fit (None before the first)."""
+        """The session of the current model's latest fit (None before the first)."""
         return self.monitor.session
+
+    def _repr_mimebundle_(self, **kwargs):
+        """Displaying the Workbench again (another cell, a reopened notebook) gives the
+        figures fresh front-end models drawn from the jobs' histories."""
+        if self._displayed:
+            self.redraw()
+        self._displayed = True
+        return super()._repr_mimebundle_(**kwargs)
+
+    def redraw(self) -> None:
+        """New figures for every panel, drawn from the state (jobs keep their history)."""
+        self.monitor.new_figures()
+        self.monitor.redraw()
+        self.analysis.redraw()
 
     def fit_settings(self) -> dict:
         """The ``fit`` section for the current widget settings."""
@@ -125,8 +194,7 @@ class Workbench(w.VBox):
                                      method, options, status)
 
     def _fit_finished(self, session) -> None:
-        if not is_torch_model(self.model):
-            self.analysis.refresh()
+        self.analysis.refresh()
 
     def make_calculator(self, configs):
         """A Calculator of the current model over ``configs`` (energy and forces), for the
@@ -143,25 +211,31 @@ class Workbench(w.VBox):
             self.picker.message_w.value = ('<span style="color:#c0392b">stop the running fit '
                                            'before changing the model</span>')
             return
-        self.model = model
         self.training.close()
         self.params.set_model(model)
-        self.monitor.set_model(model)
-        self._update_title()
+        self.state.set_model(model)
 
     def _on_tab(self, change) -> None:
         panel = self.tabs.children[change["new"]] if change["new"] is not None else None
         if panel in (self.browser, self.weights):
             panel.show_figures()
 
-    def _data_changed(self) -> None:
+    def _watch_job(self, change) -> None:
+        """The title follows the current job's state (running, finished, ...)."""
+        if self._job_observed is not None:
+            self._job_observed.unobserve(self._job_state, "state")
+        self._job_observed = change["new"]
+        if change["new"] is not None:
+            change["new"].observe(self._job_state, "state")
+
+    def _job_state(self, change) -> None:
         self._update_title()
 
     def _update_title(self) -> None:
-        n_fit = len(self.browser.fit_configs())
-        self.title_w.value = (f"<h3 style='margin:4px 0'>Potential Workbench · "
-                              f"{_label(self.model)} · {n_fit} of {len(self.browser.configs)} "
-                              f"configurations fitted</h3>")
+        job = self.state.job
+        text = page_title(self.model, len(self.state.configs), len(self.state.fit_configs()),
+                          None if job is None else job.state)
+        self.title_w.value = (f"<h3 style='margin:4px 0'>{_escape(text)}</h3>")
 
     # ---------------------------------------------------------------- config files
     def to_config(self, path=None) -> dict:
@@ -172,7 +246,7 @@ class Workbench(w.VBox):
         if self.weights.rules:
             data["per_config"] = [dict(r) for r in self.weights.rules]
         excluded = [fc.relative_identifier(c, root_dir)
-                    for c, inc in zip(configs, self.browser.table.included) if not inc]
+                    for c, inc in zip(configs, self.state.included) if not inc]
         if excluded:
             data["exclude"] = excluded
         if self.browser.split_params is not None:
@@ -202,8 +276,8 @@ class Workbench(w.VBox):
         return wb
 
 
-def _label(model) -> str:
-    return model_label(model) if is_torch_model(model) else repr(model)
+def _escape(s: str) -> str:
+    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _residual_names() -> list[str]:
