@@ -46,7 +46,8 @@ def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeyp
     assert mon.is_torch and mon.method_w.value == "Adam"
     assert {"Adam", "SGD"} <= set(mon.method_w.options)
     assert "L-BFGS-B" not in mon.method_w.options
-    assert "NeuralNetwork(30→5→1, 161 weights)" in wb.title_w.value
+    assert "neural network 30→5→1 (Si, 161 weights) · 20 configurations · not fitted yet" \
+        in wb.title_w.value
     # the table is a summary, not 161 editable rows
     table = wb.params
     assert table.rows == [] and len(table.children) == 1
@@ -54,17 +55,9 @@ def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeyp
     with pytest.raises(KeyError):
         table.row("layers.0.weight[0]")
 
-    events = []
     statuses = []
     mon.status_w.observe(lambda ch: statuses.append(ch["new"]), "value")
     mon.options_w.value = "{epochs: 12, batch_size: 5, lr: 0.02}"
-    on_event = mon._on_event  # see every event the monitor receives
-
-    def record(ev):
-        events.append(ev)
-        on_event(ev)
-
-    mon._on_event = record
     w0 = flat(net)
     mon.start_w.click()
     assert mon.start_w.disabled and table.locked
@@ -73,6 +66,8 @@ def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeyp
     assert type(s).__name__ == "TrainingSession" and s.state == "finished", s.result.message
     assert s.method == "Adam" and s.num_epochs == 12 and s.batch_size == 5
     assert s.n_eval == 12 * 4  # 20 configurations in batches of 5
+    events = wb.state.job.snapshot()  # every event the monitor received
+    assert wb.state.job.kind == "training" and wb.state.job.session is s
     assert any("computing fingerprints of 20 configurations" in v for v in statuses)
     assert any(v.startswith("compiling…") for v in statuses)
     # epoch events: increasing epoch counts, each carrying that epoch's loss
@@ -89,6 +84,7 @@ def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeyp
     assert xs == list(range(12)) and ys == [f for _, f in s.history]
     assert ys[-1] < 0.8 * ys[0]
     assert len(mon.param_fig.data) == 0
+    assert mon.loss_fig.layout.xaxis.title.text == "epoch"
     assert "epoch 12" in mon.status_w.value and "best loss" in mon.status_w.value
     # the best epoch's weights are in the model; the fingerprints left no files here
     assert s.best_loss == min(ys) and np.array_equal(flat(net), s.best_params)

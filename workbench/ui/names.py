@@ -66,9 +66,18 @@ def model_species(model) -> tuple[str, ...]:
 
 
 def model_title(model) -> str:
-    """``Stillinger-Weber (Si)``: the model's plain name and its species."""
-    species = model_species(model)
-    return plain_name(model) + (f" ({', '.join(species)})" if species else "")
+    """``Stillinger-Weber (Si)``: the model's plain name and its species; a network also
+    with its layer sizes and weight count (``neural network 30→5→1 (Si, 161 weights)``)."""
+    species = list(model_species(model))
+    name = plain_name(model)
+    if getattr(model, "is_torch", False):
+        from workbench.ui.training import layer_sizes, n_weights
+
+        sizes = layer_sizes(model)
+        if sizes:
+            name += " " + "→".join(str(s) for s in sizes)
+        species.append(f"{n_weights(model)} weights")
+    return name + (f" ({', '.join(species)})" if species else "")
 
 
 def page_title(model, n_configs: int, n_fitted: int, fit_state: str | None) -> str:
