@@ -223,7 +223,7 @@ def test_sw_parameter_file_and_cmakelists(tmp_path):
     model.set_opt_params(A=[[16.25]])
     path = write_kim_model(model, tmp_path / "Mine__MO_000000000000_000")
     assert sorted(p.name for p in path.iterdir()) == [
-        "CMakeLists.txt", "Mine__MO_000000000000_000.params"]
+        ".workbench-kim-item", "CMakeLists.txt", "Mine__MO_000000000000_000.params"]
     params = (path / "Mine__MO_000000000000_000.params").read_text().splitlines()
     assert params[0] == "1"
     assert params[1] == ("Si Si 16.25 0.6022245584 4.0 0.0 2.0951 45.5322 2.51412 "
@@ -279,14 +279,16 @@ def test_names_paths_and_atomic_replacement(tmp_path, monkeypatch):
     # an existing model directory is replaced as a whole, nothing else is touched
     (path / "stale.txt").write_text("old")
     values["A"] = [2.0]
-    write_driver_model(path, "x", SW_DRIVER, ["Si"], values)
+    with pytest.raises(ModelError, match="pass overwrite=True"):
+        write_driver_model(path, "x", SW_DRIVER, ["Si"], values)
+    write_driver_model(path, "x", SW_DRIVER, ["Si"], values, overwrite=True)
     assert not (path / "stale.txt").exists()
     assert "Si Si 2.0 " in (path / f"{path.name}.params").read_text()
     other = tmp_path / "Data__MO_000000000000_000"
     other.mkdir()
     (other / "results.csv").write_text("precious")
     with pytest.raises(ModelError, match="refusing to overwrite"):
-        write_driver_model(other, "x", SW_DRIVER, ["Si"], values)
+        write_driver_model(other, "x", SW_DRIVER, ["Si"], values, overwrite=True)
     assert (other / "results.csv").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "Data__MO_000000000000_000", "StillingerWeber_Si__MO_000000000000_000"]

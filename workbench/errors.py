@@ -52,6 +52,10 @@ class ModelError(WorkbenchError, RuntimeError):
     """A model cannot be built, found, loaded or evaluated."""
 
 
+class ModelBusyError(ModelError):
+    """A running fit owns the model: another fit or a parameter change was refused."""
+
+
 class KIMError(ModelError):
     """kim-api / kimpy refused an operation (missing model, immutable parameter, ...)."""
 

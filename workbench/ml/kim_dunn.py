@@ -109,7 +109,8 @@ def dropout_params(in_size, in_keep, groups, ensemble_size, rng) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_dunn_model(model, path, driver_name, dropout_ensemble_size=None) -> Path:
+def write_dunn_model(model, path, driver_name, dropout_ensemble_size=None,
+                     overwrite: bool = False) -> Path:
     from workbench.models.kim_export import cmakelists, write_directory
 
     if model.layers is None:
@@ -126,4 +127,4 @@ def write_dunn_model(model, path, driver_name, dropout_ensemble_size=None) -> Pa
                                                 groups, size, rng),
     }
     files["CMakeLists.txt"] = cmakelists(path.name, driver_name, list(files))
-    return write_directory(path, files)
+    return write_directory(path, files, overwrite)

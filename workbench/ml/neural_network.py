@@ -243,15 +243,17 @@ class NeuralNetwork(ModelTorch):
         return in_keep, groups
 
     def write_kim_model(self, path=None, driver_name: str = DUNN_DRIVER,
-                        dropout_ensemble_size: int | None = None):
+                        dropout_ensemble_size: int | None = None, overwrite: bool = False):
         """Write a KIM portable model for the DUNN driver; returns its directory.
 
         ``path`` defaults to ``./NeuralNetwork_Workbench__MO_000000111111_000``; its last
         component is the model name.  Only symmetry-function descriptors can be written
         (the driver's descriptor).  Without dropout layers one all-ones ensemble member is
         written; otherwise ``dropout_ensemble_size`` (default 100) masks are drawn.
+        An existing directory is replaced only if the workbench wrote it and
+        ``overwrite=True``.
         """
         from workbench.ml.kim_dunn import write_dunn_model
 
         return write_dunn_model(self, path or DEFAULT_KIM_NAME, driver_name,
-                                dropout_ensemble_size)
+                                dropout_ensemble_size, overwrite)

@@ -126,12 +126,18 @@ def load_into(model, path):
 def _apply(model, d: dict, path) -> None:
     from workbench.models.parameter import Parameter
 
+    model._check_mutable(f"load {path} into the parameters")
     params = d["params"] or {}
+    if not isinstance(params, dict):
+        raise ConfigFileError(f"{path}: 'params' must be a mapping from parameter names.")
     if set(params) != set(model.model_params):
         raise ModelError(f"{path}: saved parameters {sorted(params)} do not match the model's "
                          f"{sorted(model.model_params)}.")
     new = {}
     for name, pd in params.items():
+        if not isinstance(pd, dict) or "value" not in pd:
+            raise ConfigFileError(f"{path}: parameter '{name}' must be a mapping with at least "
+                                  "a 'value'.")
         try:
             p = Parameter.from_dict(dict(pd, name=name))
         except Exception as exc:
@@ -140,7 +146,10 @@ def _apply(model, d: dict, path) -> None:
             raise ModelError(f"{path}: parameter '{name}' has {len(p)} component(s), the model "
                              f"expects {len(model.model_params[name])}.")
         new[name] = p
-    opt = list(d.get("opt_params") or [])
+    opt = d.get("opt_params") or []
+    if not isinstance(opt, list) or not all(isinstance(n, str) for n in opt):
+        raise ConfigFileError(f"{path}: 'opt_params' must be a list of parameter names, "
+                              f"got {opt!r}.")
     unknown = [n for n in opt if n not in model.model_params]
     if unknown:
         raise ConfigFileError(f"{path}: opt_params lists unknown parameters {unknown}.")

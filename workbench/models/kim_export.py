@@ -172,20 +172,61 @@ def resolve_path(path, default_prefix: str) -> tuple[Path, str]:
     return path, name
 
 
-def write_directory(path: Path, files: Mapping[str, str]) -> Path:
+#: File every KIM item directory written here carries; only such a directory may be replaced.
+MARKER = ".workbench-kim-item"
+_MARKER_HEADER = "potential-workbench KIM item"
+
+
+def is_workbench_item(path) -> bool:
+    """Whether ``path`` is a directory this package wrote as a KIM item (has the marker)."""
+    marker = Path(path) / MARKER
+    try:
+        return marker.is_file() and marker.read_text().startswith(_MARKER_HEADER)
+    except OSError:
+        return False
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    """Refuse to replace anything but a KIM item directory written here (with overwrite)."""
+    if not (path.exists() or path.is_symlink()):
+        return
+    if not path.is_dir():
+        raise ModelError(f"{path} exists and is not a directory; refusing to replace it "
+                         "with a KIM model (choose another path)")
+    if is_workbench_item(path):
+        if not overwrite:
+            raise ModelError(f"{path} already holds a KIM model written by the workbench; "
+                             "pass overwrite=True to replace it, or choose another path")
+        return
+    if any(path.iterdir()):
+        raise ModelError(f"{path} exists and is not a KIM model directory written by the "
+                         f"workbench (it has no {MARKER} file); refusing to overwrite it "
+                         "(choose another path)")
+
+
+def _os_error(path: Path, exc: OSError) -> ModelError:
+    """An OSError while writing ``path``, told without the temporary names used."""
+    reason = exc.strerror or type(exc).__name__
+    return ModelError(f"cannot write the KIM model directory {path}: {reason}")
+
+
+def write_directory(path: Path, files: Mapping[str, str], overwrite: bool = False) -> Path:
     """Write ``files`` into a fresh directory and move it to ``path`` atomically.
 
-    An existing ``path`` is replaced only if it is empty or a KIM item directory (has a
-    CMakeLists.txt), so a mistyped path never wipes unrelated data.
+    An existing ``path`` is replaced only if it is an empty directory, or (with
+    ``overwrite=True``) a KIM item directory this package wrote: each one carries the
+    :data:`MARKER` file.  Anything else is refused, so a mistyped path never wipes data.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        if not path.is_dir() or (any(path.iterdir()) and
-                                 not (path / "CMakeLists.txt").is_file()):
-            raise ModelError(f"{path} exists and is not a KIM model directory; "
-                             "refusing to overwrite it")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    _check_target(path, overwrite)
+    files = {**files, MARKER: f"{_MARKER_HEADER}: {path.name}\n"
+                              "(written by Potential Workbench; it may replace this "
+                              "directory when asked to overwrite it)\n"}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    except OSError as exc:
+        raise _os_error(path, exc) from None
     try:
         for fname, text in files.items():
             (tmp / fname).write_text(text)
@@ -197,14 +238,55 @@ def write_directory(path: Path, files: Mapping[str, str]) -> Path:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except OSError as exc:
+        raise _os_error(path, exc) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
+def _positive(values, names, what):
+    for name in names:
+        bad = np.flatnonzero(~(np.asarray(values[name], dtype=float) > 0))
+        if bad.size:
+            raise ModelError(f"cannot export: {what} parameter '{name}' must be positive, "
+                             f"got {np.asarray(values[name]).ravel().tolist()}")
+
+
+def check_driver_values(driver: str, values: Mapping[str, np.ndarray]) -> None:
+    """Refuse parameters the driver would turn into NaN: every value finite, and the
+    driver's own domain (positive sigma and cutoffs; Tersoff 0 < Dc <= Rc, n > 0, d != 0),
+    the same rules the engine applies."""
+    for name, arr in values.items():
+        arr = np.asarray(arr, dtype=float)
+        if not np.all(np.isfinite(arr)):
+            raise ModelError(f"cannot export: parameter '{name}' is not finite "
+                             f"({arr.ravel().tolist()})")
+    if driver == LJ_DRIVER:
+        _positive(values, ("sigma", "cutoff"), "LennardJones")
+    elif driver == SW_DRIVER:
+        _positive(values, ("sigma", "cutoff"), "Stillinger-Weber")
+    elif driver == TERSOFF_DRIVER:
+        _positive(values, ("Dc", "n"), "Tersoff")
+        if np.any(values["Dc"] > values["Rc"]):
+            raise ModelError("cannot export: Tersoff needs Dc <= Rc, got Rc="
+                             f"{values['Rc'].ravel().tolist()}, Dc={values['Dc'].ravel().tolist()}")
+        if np.any(values["d"] == 0):
+            raise ModelError("cannot export: Tersoff parameter 'd' must be nonzero")
+
+
+def check_finite(model) -> None:
+    """Every original-space parameter of ``model`` is a finite number."""
+    for name, arr in model.get_params_dict("original").items():
+        if not np.all(np.isfinite(arr)):
+            raise ModelError(f"cannot export {model._display_name()}: parameter '{name}' is "
+                             f"not finite ({np.asarray(arr).ravel().tolist()})")
+
+
 def write_driver_model(path, default_prefix: str, driver: str, species: Sequence[str],
-                       values: Mapping[str, np.ndarray], shift: bool = True) -> Path:
+                       values: Mapping[str, np.ndarray], shift: bool = True,
+                       overwrite: bool = False) -> Path:
     """Write a model of one of SUPPORTED_DRIVERS from species-position-indexed values.
 
     LJ: ``cutoff``, ``epsilon``, ``sigma`` per pair (:func:`pairs` order).  SW: the
@@ -212,6 +294,7 @@ def write_driver_model(path, default_prefix: str, driver: str, species: Sequence
     """
     path, name = resolve_path(path, default_prefix)
     species = list(species)
+    check_driver_values(driver, values)
     if driver == LJ_DRIVER:
         files = {f"{name}.params": lj612_params(species, values["cutoff"], values["epsilon"],
                                                 values["sigma"], shift)}
@@ -224,7 +307,7 @@ def write_driver_model(path, default_prefix: str, driver: str, species: Sequence
         raise ModelError(f"no parameter-file writer for KIM driver {driver!r}; "
                          f"supported: {', '.join(SUPPORTED_DRIVERS)}")
     files["CMakeLists.txt"] = cmakelists(name, driver, list(files))
-    return write_directory(path, files)
+    return write_directory(path, files, overwrite)
 
 
 def _by_species_pairs(arr, n: int, name: str) -> np.ndarray:
@@ -296,16 +379,17 @@ def _lj_shift(model, values: Mapping) -> bool:
     return False
 
 
-def _write_kimmodel(model, path) -> Path:
+def _write_kimmodel(model, path, overwrite) -> Path:
     driver = model.driver_name()
     prefix = model.model_name.split("__")[0] + "_workbench"
     model._sync()
+    check_finite(model)
     if driver in SUPPORTED_DRIVERS:
         species = list(model.get_supported_species())
         values = model.get_params_dict("original")
         return write_driver_model(path, prefix, driver, species,
                                   driver_values(driver, species, values),
-                                  shift=_lj_shift(model, values))
+                                  shift=_lj_shift(model, values), overwrite=overwrite)
     import kimpy
 
     present = model.kim_model.is_routine_present(
@@ -316,8 +400,8 @@ def _write_kimmodel(model, path) -> Path:
             "no parameter-file writer here and does not implement kim-api's "
             "WriteParameterizedModel routine")
     path, name = resolve_path(path, prefix)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=path.parent))
+    _check_target(path, overwrite)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}."))
     try:
         model.kim_model.write_parameterized_model(str(tmp), name)
         files = {p.name: p.read_text() for p in tmp.iterdir() if p.is_file()}
@@ -325,11 +409,16 @@ def _write_kimmodel(model, path) -> Path:
         raise ModelError(f"kim-api could not write {model.model_name}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return write_directory(path, files)
+    return write_directory(path, files, overwrite)
 
 
-def write_kim_model(model, path=None) -> Path:
+def write_kim_model(model, path=None, overwrite: bool = False) -> Path:
     """Write ``model`` as a KIM portable model directory; returns its path.
+
+    An existing directory at ``path`` is replaced only when this package wrote it (it
+    carries the :data:`MARKER` file) and ``overwrite=True``; anything else is refused
+    with a ModelError naming the path.  A model with a NaN/inf parameter, or one outside
+    the driver's domain, is refused too (the installed model would compute NaN).
 
     ``path`` defaults to ``./<Name>__MO_000000000000_000``; its last component is the KIM
     model name (see the module docstring).  Supported: the built-in LennardJones,
@@ -339,7 +428,7 @@ def write_kim_model(model, path=None) -> Path:
     from .kim import KIMModel
 
     if isinstance(model, KIMModel):
-        return _write_kimmodel(model, path)
+        return _write_kimmodel(model, path, overwrite)
     spec = getattr(model, "spec", None)
     driver = getattr(spec, "kim_driver", "") or ""
     if driver not in SUPPORTED_DRIVERS:
@@ -351,6 +440,7 @@ def write_kim_model(model, path=None) -> Path:
     values = (model.spec_params() if hasattr(model, "spec_params")
               else model.get_params_dict("original"))
     prefix = f"{type(model).__name__}_{''.join(species)}"
+    check_finite(model)
     return write_driver_model(path, prefix, driver, species,
                               driver_values(driver, species, values),
-                              shift=_lj_shift(model, values))
+                              shift=_lj_shift(model, values), overwrite=overwrite)

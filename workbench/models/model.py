@@ -11,6 +11,7 @@ in the transformed space.  The fitting layer talks to a model only through ``pre
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 from collections import OrderedDict
@@ -21,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.errors import ModelError, ParameterError
+from workbench.models import ownership
 from workbench.models.parameter import Parameter, _check_space, as_number
 from workbench.models.transform import ParameterTransform
 
@@ -139,8 +141,12 @@ class Model:
                 for n, p in self.model_params.items() for c in range(len(p))]
 
     def set_param_value(self, name: str, values, space: str = "original") -> None:
-        """Set all components of one parameter (no bounds check: fixes stay possible)."""
-        self._param(name).set_value(values, space)
+        """Set all components of one parameter (no bounds check: fixes stay possible).
+        All components change or none (a NaN, inf or out-of-domain value is refused)."""
+        self._check_mutable(f"set parameter '{name}'")
+        p = self._param(name)
+        with self._transaction([name]):
+            p.set_value(values, space)
         self._params_changed([name])
 
     def _param(self, name: str) -> Parameter:
@@ -150,6 +156,24 @@ class Model:
                 f"'{name}' is not a parameter of model {self._display_name()}; "
                 f"its parameters are {list(self.model_params)}.")
         return p
+
+    def _check_mutable(self, what: str) -> None:
+        """Refuse the change ``what`` when a running fit (another thread) owns the model."""
+        ownership.check_mutable(self, what)
+
+    @contextlib.contextmanager
+    def _transaction(self, names):
+        """All-or-nothing changes of the parameters ``names`` and the optimized list: on
+        any exception their state before the block is put back."""
+        backup = {n: copy.deepcopy(self.model_params[n].__dict__) for n in names}
+        opt_names = list(self._opt_names)
+        try:
+            yield
+        except BaseException:
+            for n, state in backup.items():
+                self._restore(n, state)
+            self._opt_names = opt_names
+            raise
 
     def _params_changed(self, names) -> None:
         """Called after values change; subclasses may refresh derived quantities."""
@@ -195,14 +219,27 @@ class Model:
     # choosing what to optimize -----------------------------------------------------
     def set_opt_params(self, **kwargs) -> None:
         """``name=[[...], ...]``: one inner list per component with 1, 2 or 3 items
-        (value or "default"; value, "fix"; value, lower, upper), transformed space."""
+        (value or "default"; value, "fix"; value, lower, upper), transformed space.
+        All parameters change or none (the first invalid setting raises)."""
+        self._check_mutable("set_opt_params")
         for name in kwargs:
             self._param(name)
-        for name, settings in kwargs.items():
-            self.set_one_opt_param(name, settings)
+        self._set_many([(name, settings, None) for name, settings in kwargs.items()])
+
+    def _set_many(self, items) -> None:
+        """``[(name, settings, where)]`` applied all-or-nothing."""
+        names = [name for name, _, _ in items]
+        try:
+            with self._transaction(names):
+                for name, settings, where in items:
+                    self.set_one_opt_param(name, settings, _where=where)
+        except BaseException:
+            self._params_changed(names)
+            raise
 
     def set_one_opt_param(self, name: str, settings, _where: Sequence[str] | None = None) -> None:
         """Settings of one parameter; nothing changes if any component is invalid."""
+        self._check_mutable(f"set parameter '{name}'")
         p = self._param(name)
         if isinstance(settings, (str, bytes)) or not isinstance(settings, (Sequence, np.ndarray)):
             raise ParameterError(f"Parameter '{name}': settings must be a list with one list per component.")
@@ -220,23 +257,20 @@ class Model:
                 raise ParameterError(
                     f"Parameter '{name}' component {j}{where}: initial value {value!r} is outside "
                     f"its bounds [{lo}, {hi}].")
-        backup = copy.deepcopy(p.__dict__)
-        try:
+        with self._transaction([name]):
             for j, (value, fixed, lo, hi) in enumerate(new):
                 p.set_component(j, value, "transformed")
                 p.set_bounds(j, lo, hi, "transformed")
                 p.set_fixed(j, fixed)
-        except ParameterError:
-            self._restore(name, backup)
-            raise
-        if name not in self._opt_names:
-            self._opt_names.append(name)
+            if name not in self._opt_names:
+                self._opt_names.append(name)
         self._params_changed([name])
 
     def read_opt_params(self, path) -> None:
         """Read settings from a KLIFF-format file: a parameter name on its own line, then
         one line per component (``DEFAULT``/number, ``FIX``, bounds or ``INF``; any case;
-        ``#`` starts a comment)."""
+        ``#`` starts a comment).  The whole file applies or nothing does."""
+        self._check_mutable("read_opt_params")
         path = Path(path)
         try:
             text = path.read_text()
@@ -264,13 +298,13 @@ class Model:
             pos += size
             parsed.append((name, [ln.split() for _, ln in block],
                            [f"{path}, line {kk}" for kk, _ in block]))
-        for name, settings, where in parsed:
-            self.set_one_opt_param(name, settings, _where=where)
+        self._set_many(parsed)
 
     # UI conveniences ---------------------------------------------------------------
     def set_fixed(self, name: str, component: int, fixed: bool = True) -> None:
         """Fix or free one component.  Freeing a component of a parameter that is not yet
         optimized adds the parameter with only that component free."""
+        self._check_mutable(f"fix or free parameter '{name}'")
         p = self._param(name)
         p._check_component(component)
         if name not in self._opt_names:
@@ -285,6 +319,7 @@ class Model:
 
     def set_bounds(self, name: str, component: int, lower, upper, space: str = "transformed") -> None:
         """Bounds of one component (None or "inf" = unbounded); the value must lie inside."""
+        self._check_mutable(f"set bounds of parameter '{name}'")
         p = self._param(name)
         p._check_component(component)
         lo = _parse_bound(lower, name, component, None)
@@ -302,6 +337,7 @@ class Model:
 
         The original-space value and bounds are kept exactly; ``x`` changes accordingly.
         """
+        self._check_mutable(f"change the transform of parameter '{name}'")
         self._param(name).set_transform(transform)
         self._params_changed([name])
 
@@ -328,13 +364,20 @@ class Model:
         return np.array([self.model_params[n].transformed_value[c] for n, c in index])
 
     def update_model_params(self, x) -> None:
-        """Inverse of get_opt_params: take ``x`` (transformed space) into the model."""
+        """Inverse of get_opt_params: take ``x`` (transformed space) into the model.
+
+        Every component is checked before anything changes: a NaN/inf component or one
+        outside its transform's domain raises ParameterError and leaves the model as it
+        was (an optimizer sees that as a failed step, see ``workbench.fit.optimizers``)."""
+        self._check_mutable("update the optimized parameters")
         index = self._opt_index()
         x = np.asarray(x, dtype=float).ravel()
         if x.shape[0] != len(index):
             raise ParameterError(f"Expected {len(index)} optimizing parameter value(s), got {x.shape[0]}.")
-        for (n, c), v in zip(index, x):
-            self.model_params[n].set_component(c, v, "transformed")
+        new = [self.model_params[n].convert(c, v, "transformed") for (n, c), v in zip(index, x)]
+        for (n, c), (orig, tv) in zip(index, new):
+            p = self.model_params[n]
+            p._value[c], p._tvalue[c] = orig, tv
         self._params_changed(sorted({n for n, _ in index}))
 
     def get_opt_params_bounds(self) -> list[tuple]:
@@ -381,13 +424,14 @@ class Model:
             raise ModelError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
         return model
 
-    def write_kim_model(self, path=None):
-        """Write this model as an OpenKIM portable model directory (see kim_export)."""
+    def write_kim_model(self, path=None, overwrite: bool = False):
+        """Write this model as an OpenKIM portable model directory (see kim_export); an
+        existing directory is replaced only if the workbench wrote it and ``overwrite``."""
         try:
             from workbench.models.kim_export import write_kim_model
         except ImportError as exc:
             raise ModelError(f"Writing KIM models is not available: {exc}") from exc
-        return write_kim_model(self, path)
+        return write_kim_model(self, path, overwrite)
 
     def __repr__(self):
         return f"{type(self).__name__}(model_name={self.model_name!r})"
@@ -427,7 +471,8 @@ def _is_word(x, word: str) -> bool:
 def _parse_bound(b, name, j, where):
     if b is None or (isinstance(b, str) and b.strip().lower() in _UNBOUNDED):
         return None
-    v = as_number(b, f"bound of component {j}" + (f" ({where})" if where else ""), name)
+    v = as_number(b, f"bound of component {j}" + (f" ({where})" if where else ""), name,
+                  allow_inf=True)
     return None if np.isinf(v) else v
 
 

@@ -19,6 +19,7 @@ values and bounds.
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Sequence
 
 import numpy as np
@@ -35,16 +36,26 @@ def _check_space(space: str) -> str:
     return space
 
 
-def as_number(x, what: str, name: str) -> float:
-    """``x`` as a float, or a ParameterError naming the parameter."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
-        if isinstance(x, str):
-            try:
-                return float(x)
-            except ValueError:
-                pass
+_PLAIN_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+_INF_WORDS = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+
+
+def as_number(x, what: str, name: str, allow_inf: bool = False) -> float:
+    """``x`` as a finite float (±inf too with ``allow_inf``), or a ParameterError naming
+    the parameter.  Strings are read only in plain decimal notation ("1.5e-3", "inf")."""
+    value = None
+    if isinstance(x, str):
+        text = x.strip().lower()
+        if _PLAIN_NUMBER.match(text) or text in _INF_WORDS:
+            value = float(text)
+    elif not isinstance(x, (bool, np.bool_)) and isinstance(x, (numbers.Real, np.floating,
+                                                                 np.integer)):
+        value = float(x)
+    if value is None:
         raise ParameterError(f"Parameter '{name}': {what} must be a number, got {x!r}.")
-    return float(x)
+    if np.isnan(value) or (np.isinf(value) and not allow_inf):
+        raise ParameterError(f"Parameter '{name}': {what} must be a finite number, got {x!r}.")
+    return value
 
 
 def _as_vector(value, name: str) -> np.ndarray:
@@ -142,17 +153,34 @@ class Parameter:
     def set_component(self, i: int, v, space: str = "original") -> None:
         """Set component ``i`` in the given space (the other space follows)."""
         self._check_component(i)
-        v = as_number(v, f"value of component {i}", self.label)
+        self._value[i], self._tvalue[i] = self.convert(i, v, space)
+
+    def convert(self, i: int, v, space: str = "original") -> tuple[float, float]:
+        """``(original, transformed)`` for value ``v`` of component ``i`` given in
+        ``space``, without changing anything.  ParameterError (naming the parameter) if
+        ``v`` is not a finite number or maps outside the transform's domain (e.g. a log
+        value so negative that its exponential underflows to 0)."""
+        what = f"value of component {i}"
+        v = as_number(v, what, self.label)
+        t = self._transform
         if _check_space(space) == "original":
-            if self._transform is not None:
-                self._transform.check_domain([v], self.label)
-                self._tvalue[i] = float(self._transform.forward([v])[0])
-            else:
-                self._tvalue[i] = v
-            self._value[i] = v
-        else:
-            self._tvalue[i] = v
-            self._value[i] = v if self._transform is None else float(self._transform.inverse([v])[0])
+            if t is None:
+                return v, v
+            t.check_domain([v], self.label)
+            return v, float(t.forward([v])[0])
+        if t is None:
+            return v, v
+        with np.errstate(over="ignore", under="ignore"):
+            orig = float(t.inverse([v])[0])
+        try:
+            as_number(orig, what, self.label)
+            t.check_domain([orig], self.label)
+        except ParameterError:
+            raise ParameterError(
+                f"Parameter '{self.label}' component {i}: transformed value {v!r} is "
+                f"{orig!r} in the original space, outside the {t.kind} transform's "
+                "domain.") from None
+        return orig, v
 
     def __getitem__(self, i):
         return self._value[i]
@@ -191,8 +219,10 @@ class Parameter:
     def set_bounds(self, i: int, lower, upper, space: str = "original") -> None:
         """Set both bounds of component ``i`` (None = unbounded); checks lower <= upper."""
         self._check_component(i)
-        lo = None if lower is None else as_number(lower, f"lower bound of component {i}", self.label)
-        hi = None if upper is None else as_number(upper, f"upper bound of component {i}", self.label)
+        lo = None if lower is None else as_number(lower, f"lower bound of component {i}",
+                                                  self.label, allow_inf=True)
+        hi = None if upper is None else as_number(upper, f"upper bound of component {i}",
+                                                  self.label, allow_inf=True)
         lo = None if lo is not None and lo == -np.inf else lo
         hi = None if hi is not None and hi == np.inf else hi
         self._validate_pair(i, lo, hi, space)
@@ -276,12 +306,36 @@ class Parameter:
         return p
 
     def _restore_transformed(self, d: dict) -> None:
-        """Take the stored transformed-space numbers verbatim (exact round trip)."""
+        """Take the stored transformed-space numbers verbatim (exact round trip), after
+        checking that they agree with the original-space ones: a file whose ``value`` was
+        edited without its ``transformed_value`` would otherwise compute with one and fit
+        from the other."""
+        t = self._transform
         if "transformed_value" in d:
-            self._tvalue = _as_vector(d["transformed_value"], self.label)
-        for key, attr in (("transformed_lower_bound", "_tlower"), ("transformed_upper_bound", "_tupper")):
-            if key in d:
-                setattr(self, attr, self._bounds_list(d[key], key))
+            stored = _as_vector(d["transformed_value"], self.label)
+            if stored.shape != self._tvalue.shape or not np.allclose(
+                    stored, self._tvalue, rtol=1e-9, atol=1e-12):
+                raise ParameterError(
+                    f"Parameter '{self.label}': 'value' {self._value.tolist()} and "
+                    f"'transformed_value' {stored.tolist()} disagree (with "
+                    f"{'no transform' if t is None else f'the {t.kind} transform'} the "
+                    f"value is {self._tvalue.tolist()} in the transformed space); edit "
+                    "both together or delete 'transformed_value' (it is recomputed).")
+            self._tvalue = stored
+        for key, attr in (("transformed_lower_bound", "_tlower"),
+                          ("transformed_upper_bound", "_tupper")):
+            if key not in d:
+                continue
+            stored = self._bounds_list(d[key], key)
+            expected = getattr(self, attr)
+            for k, (a, b) in enumerate(zip(stored, expected)):
+                if (a is None) != (b is None) or (a is not None and not np.isclose(
+                        a, b, rtol=1e-9, atol=1e-12)):
+                    raise ParameterError(
+                        f"Parameter '{self.label}' component {k}: '{key}' {a!r} disagrees "
+                        f"with the original-space bound (which is {b!r} in the transformed "
+                        f"space); edit both together or delete '{key}'.")
+            setattr(self, attr, stored)
 
     # helpers -------------------------------------------------------------------------
     def _check_component(self, i: int) -> None:
@@ -290,11 +344,19 @@ class Parameter:
                 f"Parameter '{self.label}' has {len(self)} component(s); no component {i!r}.")
 
     def _mask(self, fixed) -> np.ndarray:
-        f = np.atleast_1d(np.asarray(fixed, dtype=bool))
-        if f.shape != (len(self._value),):
+        """Fixed flags: true booleans only (a hand-edited ``'false'`` or ``0`` is refused,
+        never read as "fixed")."""
+        flags = np.atleast_1d(np.asarray(fixed, dtype=object))
+        if flags.shape != (len(self._value),):
             raise ParameterError(
-                f"Parameter '{self.label}': 'fixed' needs {len(self._value)} flag(s), got {f.size}.")
-        return f.copy()
+                f"Parameter '{self.label}': 'fixed' needs {len(self._value)} flag(s), got "
+                f"{flags.size}.")
+        for k, flag in enumerate(flags):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ParameterError(
+                    f"Parameter '{self.label}': 'fixed' flag of component {k} must be true "
+                    f"or false, got {flag!r}.")
+        return flags.astype(bool)
 
     def _bounds_list(self, bounds, what: str) -> list:
         n = len(self._value)
@@ -307,7 +369,8 @@ class Parameter:
             raise ParameterError(f"Parameter '{self.label}': {what} needs {n} value(s), got {len(bounds)}.")
         out = []
         for i, b in enumerate(bounds):
-            b = None if b is None else as_number(b, f"{what} of component {i}", self.label)
+            b = None if b is None else as_number(b, f"{what} of component {i}", self.label,
+                                                 allow_inf=True)
             out.append(None if b is None or np.isinf(b) else b)
         return out
 
