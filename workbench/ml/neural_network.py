@@ -148,6 +148,12 @@ class ModelTorch(torch.nn.Module):
             return p.device
         return torch.device("cpu")
 
+    def ase_calculator(self, skin: float = 0.5):
+        """An ASE calculator evaluating this model (see ``workbench/ml/ase_torch.py``)."""
+        from workbench.models.ase_calculator import ase_calculator
+
+        return ase_calculator(self, skin=skin)
+
     # -- flat parameter vector (for events, checkpoints, comparisons) -------------------
     def get_flat_params(self) -> np.ndarray:
         ps = [p.detach().cpu().numpy().ravel() for p in self.parameters()]

@@ -433,6 +433,12 @@ class Model:
             raise ModelError(f"Writing KIM models is not available: {exc}") from exc
         return write_kim_model(self, path, overwrite)
 
+    def ase_calculator(self, skin: float = 0.5):
+        """An ASE calculator evaluating this model (see ``models/ase_calculator.py``)."""
+        from workbench.models.ase_calculator import ase_calculator
+
+        return ase_calculator(self, skin=skin)
+
     def __repr__(self):
         return f"{type(self).__name__}(model_name={self.model_name!r})"
 
