@@ -151,6 +151,13 @@ def fit_resample(model, configs, flags, residual_fn, residual_data, counts, meth
     return np.asarray(res.x, float), float(res.fun)
 
 
+def _summary(result) -> dict:
+    """What the run store keeps of a bootstrap: per-parameter mean and spread."""
+    return {"names": list(result.names), "x_fit": result.x_fit.tolist(),
+            "n_done": int(result.done.sum()), "n_samples": int(len(result.samples)),
+            "mean": result.mean.tolist(), "std": result.std.tolist()}
+
+
 class Bootstrap:
     """Bootstrap over the configurations of a fitted ``Loss``.
 
@@ -179,18 +186,23 @@ class Bootstrap:
         rng = np.random.default_rng(self.seed)
         return rng.multinomial(M, np.full(M, 1.0 / M), size=int(n_samples))
 
-    def job(self, n_samples=100, predictions=True):
-        """An unstarted :class:`AnalysisJob` computing a :class:`BootstrapResult`."""
+    def job(self, n_samples=100, predictions=True, store="default"):
+        """An unstarted :class:`AnalysisJob` computing a :class:`BootstrapResult`,
+        recorded in the run ``store`` (see ``FitSession``; None: not recorded)."""
         from workbench.analysis.jobs import AnalysisJob
+        from workbench.fit.run_record import job_fields
 
         if int(n_samples) < 1:
             raise LossError(f"n_samples must be a positive integer, got {n_samples!r}")
         return AnalysisJob(lambda job: self._work(job, int(n_samples), predictions),
-                           name="bootstrap", total=int(n_samples))
+                           name="bootstrap", total=int(n_samples), store=store,
+                           run_info=lambda: {**job_fields(self.loss, self.method, self.options),
+                                             "name": f"bootstrap × {int(n_samples)}"},
+                           summarize=_summary)
 
-    def run(self, n_samples=100, predictions=True) -> BootstrapResult:
+    def run(self, n_samples=100, predictions=True, store="default") -> BootstrapResult:
         """Blocking bootstrap; returns the :class:`BootstrapResult`."""
-        return self.job(n_samples, predictions).run()
+        return self.job(n_samples, predictions, store).run()
 
     def _work(self, job, B, predictions):
         loss = self.loss

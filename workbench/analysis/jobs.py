@@ -41,8 +41,11 @@ class AnalysisJob(BackgroundJob):
     stopped, if the work returns a partial result), ``error`` when failed.
     """
 
-    def __init__(self, work, name="analysis", total=0, publish_hz=10.0):
-        super().__init__(f"{name} job", f"{name}-job", publish_hz)
+    def __init__(self, work, name="analysis", total=0, publish_hz=10.0, store=None,
+                 run_info=None, summarize=None, tags=None):
+        self.run_kind = name
+        self._run_info, self._summarize = run_info, summarize
+        super().__init__(f"{name} job", f"{name}-job", publish_hz, store=store, tags=tags)
         self._work_fn = work
         self.name = name
         self.total = int(total)
@@ -55,6 +58,15 @@ class AnalysisJob(BackgroundJob):
     @property
     def fraction(self) -> float:
         return min(self.done / self.total, 1.0) if self.total else 0.0
+
+    # -- run store -----------------------------------------------------------------
+    def _run_start_fields(self) -> dict:
+        return dict(self._run_info() if self._run_info else {})
+
+    def _run_final_fields(self) -> dict:
+        if self.result is None or self._summarize is None:
+            return {}
+        return {"results": {self.name: self._summarize(self.result)}}
 
     # -- control -------------------------------------------------------------------
     def should_stop(self) -> bool:

@@ -24,6 +24,15 @@ def natural_temperature(objective, x=None) -> float:
     return 2.0 * float(objective.loss(x)) / x.size
 
 
+def _summary(result) -> dict:
+    """What the run store keeps of a chain: posterior mean, spread and diagnostics."""
+    return {"names": list(result.names), "x_fit": result.x_fit.tolist(), "T": float(result.T),
+            "steps": int(result.chain.shape[0]), "burn": int(result.burn),
+            "mean": result.mean.tolist(), "std": result.std.tolist(),
+            "tau": result.tau.tolist(), "tau_reliable": bool(result.tau_reliable),
+            "acceptance_fraction": float(result.acceptance_fraction)}
+
+
 @dataclass
 class MCMCResult:
     names: list
@@ -117,18 +126,23 @@ class MCMC:
             p0[w] = x
         return p0
 
-    def job(self, nsteps=2000, burn=None, thin=1):
+    def job(self, nsteps=2000, burn=None, thin=1, store="default"):
+        """An unstarted job; recorded in the run ``store`` (see ``FitSession``)."""
         from workbench.analysis.jobs import AnalysisJob
+        from workbench.fit.run_record import job_fields
 
         if int(nsteps) < 2:
             raise LossError(f"nsteps must be at least 2, got {nsteps!r}")
         return AnalysisJob(lambda job: self._work(job, int(nsteps), burn, int(thin)),
-                           name="mcmc", total=int(nsteps))
+                           name="mcmc", total=int(nsteps), store=store,
+                           run_info=lambda: {**job_fields(self.objective, "emcee"),
+                                             "name": f"MCMC × {int(nsteps)} steps"},
+                           summarize=_summary)
 
-    def run(self, nsteps=2000, burn=None, thin=1) -> MCMCResult:
+    def run(self, nsteps=2000, burn=None, thin=1, store="default") -> MCMCResult:
         """Blocking run; ``burn`` (steps) defaults to 3 × the largest autocorrelation
         time, at most half the chain."""
-        return self.job(nsteps, burn, thin).run()
+        return self.job(nsteps, burn, thin, store).run()
 
     def _work(self, job, nsteps, burn, thin):
         import emcee

@@ -17,6 +17,7 @@ up to ``EXIT_GRACE`` seconds for it, so e.g. a fit's final checkpoint is written
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 import time
 import traceback
@@ -27,6 +28,7 @@ from .events import TERMINAL, FitEvent, Publisher
 from .optimizers import StopFit
 
 EXIT_GRACE = 10.0
+_log = logging.getLogger("workbench.runs")
 _LIVE: "weakref.WeakSet[BackgroundJob]" = weakref.WeakSet()
 
 
@@ -47,8 +49,13 @@ class BackgroundJob:
     stop_at_exit = False
     #: running seconds after which the gate stops the work (None: no limit)
     time_limit = None
+    #: the kind of run recorded in the run store ("fit", "training", "bootstrap", ...)
+    run_kind = "job"
+    #: record the parameter vector of every recorded iteration (the trajectory)
+    run_params = True
 
-    def __init__(self, label: str, thread_name: str, publish_hz: float = 10.0):
+    def __init__(self, label: str, thread_name: str, publish_hz: float = 10.0,
+                 store=None, name=None, tags=None, resume_run=None):
         self.result = None
         self.last_event = None
         self.stop_reason: str | None = None
@@ -64,6 +71,52 @@ class BackgroundJob:
         self._t_end = None
         self._paused_total = 0.0
         self._pause_began = None
+        self._init_recording(store, name, tags, resume_run)
+
+    # ---------------------------------------------------------------- run store
+    def _init_recording(self, store, name, tags, resume_run):
+        """``store``: a ``RunStore``, a directory, "default" or None (no recording);
+        ``resume_run``: the id of an existing run this job continues."""
+        from ..runs import resolve_store
+
+        self.store = resolve_store(store)
+        self.run_id = None if self.store is None else (resume_run or self.store.new_run_id())
+        self.run_name = name
+        self.run_tags = list(tags or [])
+        self.recorder = None
+        self._resume_run = resume_run is not None
+
+    def _run_start_fields(self) -> dict:
+        """What the run records when it starts (a subclass describes its model/data)."""
+        return {}
+
+    def _run_final_fields(self) -> dict:
+        """What the run records at its end (called in the event thread)."""
+        return {}
+
+    def _begin_recording(self):
+        if self.store is None or self.recorder is not None:
+            return
+        from ..runs import RunRecorder
+
+        try:
+            fields = self._run_start_fields()
+            if self.run_name:
+                fields["name"] = self.run_name
+            elif not self._resume_run and "name" not in fields:
+                fields["name"] = " · ".join(
+                    str(v) for v in (fields.get("model_kind"), fields.get("method")) if v
+                ) or self.run_kind
+            if self.run_tags:
+                fields["tags"] = self.run_tags
+            rec = RunRecorder(self.store, self.run_id, final=self._run_final_fields,
+                              with_params=self.run_params)
+            rec.begin(resume=self._resume_run, kind=self.run_kind, **fields)
+        except Exception as exc:  # noqa: BLE001 - a broken store never stops the work
+            _log.warning("not recording this %s in %s: %s", self._label, self.store.path, exc)
+            return
+        self.recorder = rec
+        self.subscribe(rec)
 
     # ---------------------------------------------------------------- status
     @property
@@ -103,6 +156,7 @@ class BackgroundJob:
         if self.stop_at_exit:
             _LIVE.add(self)
         self._publisher.start()
+        self._begin_recording()
         self._on_start()
         self._worker = threading.Thread(target=self._main, name=self._thread_name, daemon=True)
         self._worker.start()

@@ -93,6 +93,11 @@ class FitSession(BackgroundJob):
     max_iter : stop (state "stopped", with the reason) after this many iterations,
         counted across resumed sessions.
     time_limit : stop after this many seconds of running time of this session.
+    store : the run store the fit is recorded in (``workbench.runs``): "default" (the
+        default store), a ``RunStore``, a directory, or None (not recorded).  ``name`` and
+        ``tags`` label the run; ``setup`` is the set-up mapping that reruns it (built from
+        the model and data when not given); ``test_configs`` are recorded as the test
+        split; ``resume_run`` continues an existing run; ``session.run_id`` is its id.
     checkpoint_path, checkpoint_every : write a checkpoint every N iterations and at the end.
     publish_hz : at most this many iteration events per second reach subscribers.
 
@@ -106,9 +111,12 @@ class FitSession(BackgroundJob):
     resume = _ResumeAccessor()
     pause = BackgroundJob._pause
     stop_at_exit = True
+    run_kind = "fit"
 
     def __init__(self, objective, method="L-BFGS-B", options=None, max_iter=None,
-                 time_limit=None, checkpoint_path=None, checkpoint_every=10, publish_hz=10.0):
+                 time_limit=None, checkpoint_path=None, checkpoint_every=10, publish_hz=10.0,
+                 store="default", name=None, tags=None, setup=None, test_configs=None,
+                 resume_run=None):
         self.objective = objective
         self.method = canonical_method(method)
         self.options = dict(options or {})
@@ -120,7 +128,10 @@ class FitSession(BackgroundJob):
             raise LossError(f"checkpoint_every must be >= 1, got {checkpoint_every!r}")
         if not float(publish_hz) > 0:
             raise LossError(f"publish_hz must be positive, got {publish_hz!r}")
-        super().__init__("FitSession", "FitSession", publish_hz)
+        super().__init__("FitSession", "FitSession", publish_hz, store=store, name=name,
+                         tags=tags, resume_run=resume_run)
+        self.setup = setup
+        self.test_configs = test_configs
         self.max_iter = None if max_iter is None else int(max_iter)
         self.time_limit = None if time_limit is None else float(time_limit)
         self.checkpoint_path = checkpoint_path
@@ -239,6 +250,17 @@ class FitSession(BackgroundJob):
             "max_iter": self.max_iter, "checkpoint_every": self.checkpoint_every,
             "state": self._state, "time": time.time(),
         })
+
+    # ---------------------------------------------------------------- run store
+    def _run_start_fields(self) -> dict:
+        from .run_record import start_fields
+
+        return start_fields(self)
+
+    def _run_final_fields(self) -> dict:
+        from .run_record import final_fields
+
+        return final_fields(self)
 
     # ---------------------------------------------------------------- worker side
     def _event(self, kind, message="", params=None, loss=None) -> FitEvent:

@@ -34,19 +34,24 @@ class TrainingSession(BackgroundJob):
             model's seed).
         time_limit: stop after this many running seconds.
         publish_hz: at most this many epoch events per second reach subscribers.
+        store, name, tags: the run store the training is recorded in (see ``FitSession``;
+            "default" is the default store, None records nothing) and the run's labels.
     """
 
     pause = BackgroundJob._pause
     resume = BackgroundJob._unpause
+    run_kind = "training"
+    run_params = False  # thousands of weights: the store keeps the loss curve only
 
     def __init__(self, loss, method="Adam", batch_size=100, num_epochs=100, start_epoch=0,
                  lr=0.001, options=None, keep_best=True, shuffle=True, time_limit=None,
-                 publish_hz=10.0):
+                 publish_hz=10.0, store="default", name=None, tags=None):
         if int(num_epochs) < 0:
             raise LossError(f"num_epochs={num_epochs!r}: expected an integer >= 0")
         if int(batch_size) < 1:
             raise LossError(f"batch_size={batch_size!r}: expected a positive integer")
-        super().__init__("TrainingSession", "TrainingSession", publish_hz)
+        super().__init__("TrainingSession", "TrainingSession", publish_hz, store=store,
+                         name=name, tags=tags)
         self.loss = loss
         self.objective = loss
         self.method = method
@@ -105,6 +110,23 @@ class TrainingSession(BackgroundJob):
         return self._n_batches
 
     n_jac = n_eval
+
+    # -- run store ------------------------------------------------------------------------
+    def _run_start_fields(self) -> dict:
+        from workbench.fit.checkpoint import split_options
+        from workbench.fit.run_record import loss_fields
+
+        options, _ = split_options(self.options)
+        return {**loss_fields(self.loss), "method": str(self.method),
+                "settings": {"method": str(self.method), "lr": self.lr, "options": options,
+                             "batch_size": self.batch_size, "num_epochs": self.num_epochs,
+                             "start_epoch": self.start_epoch, "shuffle": bool(self.shuffle),
+                             "keep_best": bool(self.keep_best)}}
+
+    def _run_final_fields(self) -> dict:
+        return {"history": list(self.history),
+                "results": {"training": {"best_epoch": self._best_epoch,
+                                         "saved_models": [str(p) for p in self.saved_models]}}}
 
     # -- worker -------------------------------------------------------------------------------
     def _event(self, kind, message="", loss=None) -> FitEvent:

@@ -1,0 +1,169 @@
+"""What a ``FitSession`` records in the run store (``workbench.runs``).
+
+``start_fields(session)`` describes the run when it starts (model, data set, settings,
+the set-up that reruns it); ``final_fields(session)`` completes it at the end (best
+parameters, train RMSE, the complete loss history).  Kept out of ``session.py`` so the
+session stays about running the optimizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from ..runs.describe import describe_dataset, describe_model, jsonable, model_values
+from .checkpoint import split_options
+
+
+def setup_key(setup: dict | None) -> str | None:
+    """A hash naming a set-up: runs of the same set-up share it (``fit --resume``)."""
+    if not setup:
+        return None
+    text = json.dumps(jsonable(setup), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _uniform_weight(configs) -> dict | None:
+    """The ``dataset.weight`` section when every configuration has the same scalar weights."""
+    keys = ("config_weight", "energy_weight", "forces_weight", "stress_weight")
+    first = None
+    for c in configs:
+        vals = tuple(getattr(c, k, None) for k in keys)
+        if any(v is not None and not np.isscalar(v) for v in vals):
+            return None
+        if first is None:
+            first = vals
+        elif vals != first:
+            return None
+    if first is None:
+        return None
+    return {"type": "Weight", **{k: float(v) for k, v in zip(keys, first) if v is not None}}
+
+
+def loss_settings(loss) -> dict:
+    """The ``fit`` section's residual settings of a ``Loss``."""
+    calc = getattr(loss, "calculator", None)
+    fn = getattr(loss, "residual_fn", None)
+    return {
+        "residual": getattr(fn, "__name__", None),
+        "normalize_by_natoms": bool((getattr(loss, "residual_data", None) or {}).get(
+            "normalize_by_natoms", True)),
+        "use_energy": bool(getattr(calc, "use_energy", True)),
+        "use_forces": bool(getattr(calc, "use_forces", True)),
+        "use_stress": bool(getattr(calc, "use_stress", False)),
+    }
+
+
+def api_setup(loss, fit: dict) -> dict | None:
+    """A set-up file mapping for a fit built in Python: the folder holding the training
+    files, uniform weights and the model's start state.  It reruns the same fit when the
+    training set is that whole folder; the recorded data-set hash tells."""
+    from .setup_file import dataset_path_name, model_section
+
+    calc = getattr(loss, "calculator", None)
+    model = getattr(calc, "model", None)
+    configs = getattr(calc, "configs", None)
+    if model is None or not configs or getattr(model, "model_params", None) is None:
+        return None
+    path = dataset_path_name(configs)
+    if path is None:
+        return None
+    dataset = {"path": path}
+    weight = _uniform_weight(configs)
+    if weight:
+        dataset["weight"] = weight
+    return {"dataset": dataset, "model": model_section(model), "fit": fit}
+
+
+def loss_fields(loss, test_configs=None) -> dict:
+    """The model and data-set fields of a run over ``loss`` (a Loss or a torch loss)."""
+    calc = getattr(loss, "calculator", None)
+    model = getattr(calc, "model", None) or getattr(loss, "model", None)
+    fields = {}
+    if model is not None:
+        desc = describe_model(model)
+        fields.update(model=desc, model_kind=desc["kind"], species=desc["species"])
+    configs = getattr(calc, "configs", None)
+    if configs:
+        data = describe_dataset(configs, test_configs)
+        fields.update(dataset=data, dataset_hash=data["hash"])
+    return fields
+
+
+def start_fields(session) -> dict:
+    loss = session.objective
+    options, _dropped = split_options(session.options)
+    settings = {"method": session.method, "options": options, "max_iter": session.max_iter,
+                "time_limit": session.time_limit, **loss_settings(loss),
+                "backend": "dask" if getattr(loss, "backend", None) is not None else None}
+    setup = session.setup
+    if setup is None:
+        fit = {k: settings[k] for k in ("method", "options", "residual", "normalize_by_natoms",
+                                        "use_energy", "use_forces", "use_stress")}
+        if session.max_iter is not None:
+            fit["max_iter"] = session.max_iter
+        try:
+            setup = api_setup(loss, fit)
+        except Exception:  # noqa: BLE001 - a set-up we cannot describe is left out
+            setup = None
+    fields = {"method": session.method, "settings": settings, "setup": setup,
+              "setup_key": setup_key(setup),
+              "start_params": {"names": session.names, "x": _x0(session)}}
+    if session.checkpoint_path is not None:
+        fields["checkpoint"] = str(session.checkpoint_path)
+    fields.update(loss_fields(loss, session.test_configs))
+    return fields
+
+
+def _x0(session):
+    if session._x_start is not None:
+        return session._x_start
+    try:
+        return np.asarray(session.objective.x0(), float)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def calculator_rmse(calc) -> tuple[float, float] | None:
+    """(energy RMSE per atom, force component RMSE) of a created ``Calculator`` with the
+    model's current parameters (one evaluation without derivatives)."""
+    if calc is None or getattr(calc, "state_", None) is None or not hasattr(calc, "ref_energy"):
+        return None
+    res = calc.compute()
+    e = (np.asarray(res.energy, float) - calc.ref_energy) / calc.natoms
+    e_rmse = float(np.sqrt(np.nanmean(e ** 2))) if np.isfinite(e).any() else None
+    f_rmse = None
+    if calc.use_forces and res.forces is not None:
+        d = np.asarray(res.forces, float) - calc.ref_forces
+        f_rmse = float(np.sqrt(np.nanmean(d ** 2)))
+    return e_rmse, f_rmse
+
+
+def job_fields(loss, method, options=None) -> dict:
+    """Start fields of an analysis job (bootstrap, MCMC) over a fitted ``loss``."""
+    opts, _ = split_options(options or {})
+    x = np.asarray(loss.x0(), float)
+    return {**loss_fields(loss), "method": method,
+            "settings": {"method": method, "options": opts, **loss_settings(loss)},
+            "start_params": {"names": list(loss.names()), "x": x.tolist()}}
+
+
+def final_fields(session) -> dict:
+    loss = session.objective
+    calc = getattr(loss, "calculator", None)
+    model = getattr(calc, "model", None)
+    best = session.best_params
+    fields = {"history": list(session.history),
+              "best_params": {"names": session.names,
+                              "x": None if best is None else best.tolist(),
+                              "values": None if model is None else model_values(model)}}
+    if getattr(loss, "backend", None) is None:
+        try:
+            rmse = calculator_rmse(calc)
+        except Exception:  # noqa: BLE001 - no RMSE rather than no record
+            rmse = None
+        if rmse is not None:
+            fields["train_e_rmse"], fields["train_f_rmse"] = rmse
+    return fields
