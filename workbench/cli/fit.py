@@ -1,8 +1,12 @@
 """``workbench fit CONFIG.yaml``: run a fit described by a set-up file.
 
 Writes, into the output directory: the fitted model (YAML), a KIM model directory for the
-matching OpenKIM driver (when the model has one), a checkpoint, and an HTML report.
-The set-up file schema is in docs/fit_config.md.
+matching OpenKIM driver (when the model has one), and an HTML report.  The run is recorded
+in the run store (``--store``, ``$WORKBENCH_RUNS`` or ./workbench-runs; see
+``workbench.runs``) with its checkpoint kept per run in the store's artifacts folder, so
+no run overwrites another's; ``--resume`` continues the last interrupted or stopped run
+of the same set-up from that checkpoint.  Without a store (``--no-store``) the checkpoint
+goes to the output directory.  The set-up file schema is in docs/fit_config.md.
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ def register(subparsers) -> None:
     p.add_argument("--out", help="output directory (overrides output.directory)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-kim", action="store_true", help="do not write a KIM model")
+    p.add_argument("--store", help="run store directory (default: $WORKBENCH_RUNS or "
+                                   "./workbench-runs)")
+    p.add_argument("--no-store", action="store_true", help="do not record the run")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the last interrupted (or stopped) run of this set-up from "
+                        "its checkpoint instead of starting over")
     p.set_defaults(func=run)
 
 
@@ -39,14 +49,16 @@ class FitOutcome:
     rmse: dict
 
 
-def run_fit(config, out=None, progress=True, write_kim=True, stream=None) -> FitOutcome:
+def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store="default",
+            resume=False) -> FitOutcome:
     """Run the fit of ``config`` (path, YAML text or dict) and write its outputs; the
-    summary goes to ``stream`` (standard output by default)."""
+    summary goes to ``stream`` (standard output by default).  ``store``: the run store
+    (see ``FitSession``); ``resume``: continue the last interrupted run of this set-up."""
     stream = stream or sys.stdout
     from workbench.fit.progress import TqdmReporter
     from workbench.fit.report import predictions, write_report
-    from workbench.fit.session import FitSession
     from workbench.fit.setup_file import build_setup
+    from workbench.runs import resolve_store
 
     setup = build_setup(config)
     model, loss, train, test = setup.model, setup.loss, setup.train, setup.test
@@ -58,9 +70,8 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None) -> Fit
     print(f"fitting {model.get_num_opt_params()} parameters "
           f"({', '.join(loss.names())}) of {type(model).__name__} to {len(train)} "
           f"configurations with {fit['method']}", file=stream)
-    session = FitSession(loss, method=fit["method"], options=fit.get("options") or {},
-                         max_iter=fit.get("max_iter"), time_limit=fit.get("time_limit"),
-                         checkpoint_path=directory / output.get("checkpoint", "checkpoint.json"))
+    store = resolve_store(store)
+    session = _make_session(setup, directory, store, resume, stream)
     reporter = None
     if progress:
         reporter = TqdmReporter(total=fit.get("max_iter"))
@@ -94,10 +105,49 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None) -> Fit
         print(f"KIM model: {kim_dir} (install with: kim-api-collections-management install "
               f"user {kim_dir})", file=stream)
     print(f"report: {report}", file=stream)
+    if session.recorder is not None:
+        from workbench.fit.run_record import record_cli_outputs
+
+        record_cli_outputs(session, model_yaml, kim_dir, report, rmse)
+        print(f"run: {session.run_id} in {store.path}", file=stream)
     return FitOutcome(model, result, session, directory, model_yaml, report, kim_dir, rmse)
+
+
+def _make_session(setup, directory, store, resume, stream):
+    """A new FitSession for ``setup``, or (``resume``) one continuing the last
+    interrupted run of the same set-up from its checkpoint."""
+    from workbench.fit.run_record import cli_setup, find_resumable, setup_key
+    from workbench.fit.session import FitSession
+
+    fit, output = setup.fit, dict(setup.output or {})
+    recorded = cli_setup(setup, directory)
+    common = dict(max_iter=fit.get("max_iter"), time_limit=fit.get("time_limit"),
+                  checkpoint_every=fit.get("checkpoint_every", 10), store=store,
+                  setup=recorded, test_configs=setup.test)
+    if resume:
+        if store is None:
+            from workbench.errors import LossError
+
+            raise LossError("--resume needs the run store (it finds the run there)")
+        run = find_resumable(store, setup_key(recorded))
+        if run is not None:
+            print(f"resuming run {run['id']} ({run['status']}) from its checkpoint at "
+                  f"iteration {run['checkpoint_iteration']}", file=stream)
+            return FitSession.from_checkpoint(run["checkpoint"], setup.loss,
+                                              resume_run=run["id"], **common)
+        print("no interrupted run of this set-up to resume: starting a new run", file=stream)
+    session = FitSession(setup.loss, method=fit["method"], options=fit.get("options") or {},
+                         **common)
+    if store is None:
+        session.checkpoint_path = directory / output.get("checkpoint", "checkpoint.json")
+    else:
+        session.checkpoint_path = store.artifact_dir(session.run_id) / "checkpoint.json"
+    return session
 
 
 def run(args) -> int:
     outcome = run_fit(args.config, out=args.out, progress=not args.no_progress,
-                      write_kim=not args.no_kim)
+                      write_kim=not args.no_kim,
+                      store=None if args.no_store else (args.store or "default"),
+                      resume=args.resume)
     return 0 if outcome.session.state in ("finished", "stopped") else 1

@@ -167,3 +167,80 @@ def final_fields(session) -> dict:
         if rmse is not None:
             fields["train_e_rmse"], fields["train_f_rmse"] = rmse
     return fields
+
+
+# ------------------------------------------------------------------ workbench fit
+def cli_setup(setup, directory) -> dict:
+    """The set-up a ``workbench fit`` run records: the config file's mapping with the data
+    set path and output directory made absolute, so it reruns from anywhere."""
+    import copy
+    from pathlib import Path
+
+    from workbench import datasets
+
+    from .setup_file import resolve_dataset_path
+
+    cfg = setup.config
+    data = copy.deepcopy(jsonable(cfg.data))
+    path = str(data["dataset"]["path"])
+    if path not in datasets.names():
+        data["dataset"]["path"] = str(resolve_dataset_path(path, cfg.base).resolve())
+    data.setdefault("output", {})
+    data["output"] = dict(data["output"] or {}, directory=str(Path(directory).resolve()))
+    return data
+
+
+def find_resumable(store, key) -> dict | None:
+    """The newest interrupted or stopped fit of set-up ``key`` whose checkpoint exists,
+    with ``checkpoint_iteration`` added; None when there is none."""
+    from pathlib import Path
+
+    from .checkpoint import read_checkpoint
+
+    if key is None:
+        return None
+    for run in store.list_runs(setup_key=key, kind="fit", status=("interrupted", "stopped")):
+        ck = run.get("checkpoint")
+        if ck and Path(ck).is_file():
+            try:
+                run["checkpoint_iteration"] = read_checkpoint(ck)["iteration"]
+            except Exception:  # noqa: BLE001 - an unreadable checkpoint: try an older run
+                continue
+            return run
+    return None
+
+
+def record_cli_outputs(session, model_yaml, kim_dir, report, rmse: dict) -> None:
+    """Keep what ``workbench fit`` wrote with its run: a copy of the model file, the
+    paths of the KIM model, report and checkpoint, and the train/test RMSEs."""
+    store, run_id = session.store, session.run_id
+    store.add_artifact(run_id, "model.yaml", source=model_yaml, kind="model")
+    if kim_dir is not None:
+        store.register_artifact(run_id, "kim_model", kim_dir, kind="kim_model")
+    store.register_artifact(run_id, "report.html", report, kind="report")
+    if session.checkpoint_path is not None:
+        store.register_artifact(run_id, "checkpoint.json", session.checkpoint_path,
+                                kind="checkpoint")
+    fields = {}
+    for label, (e, f) in rmse.items():
+        fields[f"{label}_e_rmse"], fields[f"{label}_f_rmse"] = float(e), float(f)
+    store.update_run(run_id, **fields)
+
+
+# ------------------------------------------------------------------ restoring a run
+def model_from_run(run, which="best"):
+    """The model of a recorded run: rebuilt from its set-up (kind, species, fixed flags,
+    bounds, transforms) with its ``which`` ("best" or "start") parameter values."""
+    from workbench.errors import ModelError
+
+    from .setup_file import build_model, load_config
+
+    setup = run.get("setup")
+    if not setup or "model" not in setup:
+        raise ModelError(f"run {run.get('id')} has no recorded set-up to rebuild its model from")
+    model = build_model(load_config(setup))
+    values = (run.get("best_params") or {}).get("values") if which == "best" else None
+    for name, value in (values or {}).items():
+        if name in model.model_params:
+            model.set_param_value(name, value, "original")
+    return model

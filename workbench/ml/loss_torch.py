@@ -248,8 +248,9 @@ class LossNeuralNetworkModel:
                          lr=0.001, **kwargs) -> TrainingSession:
         """A (not started) :class:`TrainingSession`; extra keywords go to the torch
         optimizer, except the session's own (``keep_best``, ``shuffle``,
-        ``time_limit``, ``publish_hz``)."""
-        own = {k: kwargs.pop(k) for k in ("keep_best", "shuffle", "time_limit", "publish_hz")
+        ``time_limit``, ``publish_hz``, and the run store's ``store``, ``name``, ``tags``)."""
+        own = {k: kwargs.pop(k) for k in ("keep_best", "shuffle", "time_limit", "publish_hz",
+                                          "store", "name", "tags")
                if k in kwargs}
         return TrainingSession(self, method=method, batch_size=batch_size,
                                num_epochs=num_epochs, start_epoch=start_epoch, lr=lr,

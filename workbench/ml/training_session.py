@@ -124,7 +124,8 @@ class TrainingSession(BackgroundJob):
                              "keep_best": bool(self.keep_best)}}
 
     def _run_final_fields(self) -> dict:
-        return {"history": list(self.history),
+        # recorded iterations count completed epochs, as the session's events do
+        return {"history": [(e - self.start_epoch + 1, f) for e, f in self.history],
                 "results": {"training": {"best_epoch": self._best_epoch,
                                          "saved_models": [str(p) for p in self.saved_models]}}}
 

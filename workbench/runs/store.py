@@ -262,7 +262,10 @@ class RunStore:
     def get_run(self, run_id) -> dict:
         """Every recorded field of a run (JSON documents decoded: ``model``, ``dataset``,
         ``settings``, ``setup``, ``start_params``, ``best_params``, ``final_params``)."""
-        rows = self._read("SELECT * FROM runs WHERE id = ?", (self.resolve(run_id),))
+        run_id = self.resolve(run_id)
+        rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if rows[0]["status"] == "running" and self.refresh_liveness():
+            rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
         return rows[0]
 
     def list_runs(self, status=None, kind=None, tag=None, search=None, setup_key=None,
@@ -288,7 +291,8 @@ class RunStore:
         sql = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order_by} {'DESC' if descending else 'ASC'}, id"
+        # runs without a value (e.g. no loss yet) come last either way
+        sql += f" ORDER BY {order_by} IS NULL, {order_by} {'DESC' if descending else 'ASC'}, id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._read(sql, params)
