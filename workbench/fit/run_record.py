@@ -98,7 +98,8 @@ def start_fields(session) -> dict:
     settings = {"method": session.method, "options": options, "max_iter": session.max_iter,
                 "time_limit": session.time_limit, **loss_settings(loss),
                 "backend": "dask" if getattr(loss, "backend", None) is not None else None}
-    setup = session.setup
+    # a Workbench hands its set-up and test split over on the Loss it builds
+    setup = session.setup if session.setup is not None else getattr(loss, "run_setup", None)
     if setup is None:
         fit = {k: settings[k] for k in ("method", "options", "residual", "normalize_by_natoms",
                                         "use_energy", "use_forces", "use_stress")}
@@ -113,7 +114,9 @@ def start_fields(session) -> dict:
               "start_params": {"names": session.names, "x": _x0(session)}}
     if session.checkpoint_path is not None:
         fields["checkpoint"] = str(session.checkpoint_path)
-    fields.update(loss_fields(loss, session.test_configs))
+    test = session.test_configs
+    fields.update(loss_fields(loss, getattr(loss, "run_test_configs", None) if test is None
+                              else test))
     return fields
 
 

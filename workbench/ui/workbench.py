@@ -15,6 +15,7 @@ or passed as ``model``) is trained in the Fit tab with a TrainingSession
 from __future__ import annotations
 
 import importlib
+import json
 
 import ipywidgets as w
 
@@ -124,6 +125,8 @@ class Workbench(w.VBox):
         for panel_class in tabs:
             panel = panel_class(self.state)
             self.panels[getattr(panel, "title", panel_class.__name__)] = panel
+        if "Runs" in self.panels:
+            self.panels["Runs"].on_restore = self.restore_run
         extra = {title: (self.panels[title].widget if title in self.panels
                          else unavailable(title)) for title in TAB_SLOTS}
         extra.update({t: p.widget for t, p in self.panels.items() if t not in TAB_SLOTS})
@@ -184,6 +187,8 @@ class Workbench(w.VBox):
         if not configs:
             raise LossError("no configurations to fit: include some in the Data tab")
         self.calculator, loss = fc.build_loss(self.model, configs, self.fit_settings())
+        # what the run store records for this fit: the set-up that reruns it, the test split
+        loss.run_setup, loss.run_test_configs = self.to_config(), self.state.test_configs()
         return loss
 
     def make_training(self, method: str, options: dict, status=None):
@@ -214,6 +219,20 @@ class Workbench(w.VBox):
         self.training.close()
         self.params.set_model(model)
         self.state.set_model(model)
+
+    def restore_run(self, model, run) -> None:
+        """Fit ``model`` (rebuilt from a recorded run) with the run's fit settings."""
+        self.set_model(model)
+        if self.state.model is not model:
+            return  # a fit is running: set_model said why
+        fit = {**fc.FIT_DEFAULTS, **((run.get("setup") or {}).get("fit") or {})}
+        self.monitor.method_w.value = fit["method"]
+        self.monitor.options_w.value = json.dumps(dict(fit["options"] or {}))
+        self.residual_w.value = fit["residual"] or "default"
+        self.normalize_w.value = bool(fit["normalize_by_natoms"])
+        self.use_energy_w.value = bool(fit["use_energy"])
+        self.use_forces_w.value = bool(fit["use_forces"])
+        self.use_stress_w.value = bool(fit["use_stress"])
 
     def _on_tab(self, change) -> None:
         panel = self.tabs.children[change["new"]] if change["new"] is not None else None

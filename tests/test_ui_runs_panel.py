@@ -1,0 +1,101 @@
+"""The Runs tab: Workbench fits are recorded with the Workbench's set-up; the table sorts
+and filters; selecting runs overlays loss curves, parity plots and error distributions
+and tabulates parameters; restore puts a run's model and settings back; rename, tag,
+notes and delete (after a confirmation) reach the store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.data import Dataset, Weight
+from workbench.fit import setup_file as fc
+from workbench.models import StillingerWeber
+from workbench.runs import RunStore
+from workbench.ui.runs_panel import RunsPanel
+from workbench.ui.workbench import Workbench
+
+
+@pytest.fixture
+def wb(si4_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "store"))
+    ds = Dataset(si4_path, Weight(energy_weight=1.0, forces_weight=0.1))
+    model = StillingerWeber()
+    model.set_opt_params(A=[[5.0, 1.0, 20]], B=[["default"]], sigma=[[2.0951, "fix"]],
+                         gamma=[[1.5]])
+    return Workbench(dataset=ds, model=model)
+
+
+def fit(wb, options):
+    wb.monitor.options_w.value = options
+    wb.monitor.start_w.click()
+    assert wb.monitor.wait(300)
+    return wb.session
+
+
+def test_workbench_fits_are_recorded_compared_and_restored(wb, tmp_path):
+    panel = wb.panels["Runs"]
+    assert isinstance(panel, RunsPanel) and panel.store.path == (tmp_path / "store").resolve()
+    assert panel.table_w.options == ()
+    s1 = fit(wb, "{maxiter: 3}")
+    best1 = s1.best_params.copy()
+    s2 = fit(wb, "{maxiter: 200}")
+    store = RunStore(tmp_path / "store")
+    r1, r2 = store.get_run(s1.run_id), store.get_run(s2.run_id)
+    assert r1["status"] == r2["status"] == "finished"
+    # the Workbench's own set-up is recorded: it rebuilds the same fit
+    assert r2["setup"]["dataset"]["weight"]["forces_weight"] == 0.1
+    assert r2["setup"]["fit"]["options"] == {"maxiter": 200}
+    assert r2["setup"]["model"]["params"]["sigma"] == [[2.0951, "fix"]]
+    # the table refreshed itself when the fits ended, newest first
+    assert [v for _, v in panel.table_w.options] == [s2.run_id, s1.run_id]
+    assert "StillingerWeber" in panel.table_w.options[0][0]
+    panel.sort_w.value = "best_loss"
+    panel.descending_w.value = False
+    assert [v for _, v in panel.table_w.options] == [s2.run_id, s1.run_id]
+    panel.descending_w.value = True
+    assert [v for _, v in panel.table_w.options] == [s1.run_id, s2.run_id]
+    panel.search_w.value = s1.run_id[-6:]
+    assert [v for _, v in panel.table_w.options] == [s1.run_id]
+    panel.search_w.value = ""
+
+    panel.select([s1.run_id, s2.run_id])
+    assert len(panel.loss_fig.data) == 2
+    assert list(panel.loss_fig.data[1].y) == pytest.approx(
+        [f for _, f in s2.history if f is not None], rel=1e-12)
+    assert len(panel.parity_e.data) == 3 and len(panel.parity_f.data) == 3  # + diagonal
+    assert [t.type for t in panel.errors_fig.data] == ["histogram", "histogram"]
+    # parity points of run 1 are its best model's energies per atom on the 4 configurations
+    assert len(panel.parity_e.data[0].x) == 4
+    assert "class='diff'" in panel.params_w.value and "gamma" in panel.params_w.value
+
+    # restore the short run: its model with its best parameters and its settings
+    wb.monitor.options_w.value = "{maxiter: 7}"
+    panel.select([s1.run_id])
+    model = panel.restore()
+    assert wb.model is model and wb.params.model is model
+    np.testing.assert_allclose(model.get_opt_params(), best1, rtol=1e-12)
+    assert wb.monitor.options_w.value == '{"maxiter": 3}'
+    assert fc.model_section(model)["params"]["sigma"] == [[2.0951, "fix"]]
+
+    panel.rename("short fit")
+    panel.set_tags(["quick", " try "])
+    panel.set_notes("stopped early on purpose")
+    run = store.get_run(s1.run_id)
+    assert (run["name"], run["tags"], run["notes"]) == \
+        ("short fit", ["quick", "try"], "stopped early on purpose")
+    panel.tag_w.value = "quick"
+    assert [v for _, v in panel.table_w.options] == [s1.run_id]
+    panel.tag_w.value = ""
+
+    panel.select([s1.run_id])
+    panel.ask_delete()
+    assert panel.confirm_box.layout.display == "flex"
+    assert "Delete 1 run(s)" in panel.confirm_text_w.value
+    panel.cancel_w.click()
+    assert len(store.list_runs()) == 2
+    panel.select([s1.run_id])
+    panel.delete_w.click()
+    panel.confirm_w.click()
+    assert [r["id"] for r in store.list_runs()] == [s2.run_id]
+    assert [v for _, v in panel.table_w.options] == [s2.run_id]
