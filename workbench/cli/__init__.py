@@ -13,7 +13,8 @@ import sys
 from workbench._version import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("dataset", "model", "fit", "runs", "demo", "analyze", "lab", "app", "plugins")
+COMMANDS = ("dataset", "model", "fit", "runs", "demo", "analyze", "validate", "lab", "app",
+            "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the last interrupted (or stopped) run of this set-up from "
                         "its checkpoint instead of starting over")
+    p.add_argument("--properties", nargs="?", const="diamond", default=None,
+                   metavar="STRUCTURE", help="add the fitted model's properties (workbench "
+                   "validate's default suite) for STRUCTURE (default diamond) to the report")
     p.set_defaults(func=run)
 
 
@@ -50,10 +53,11 @@ class FitOutcome:
 
 
 def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store="default",
-            resume=False) -> FitOutcome:
+            resume=False, properties=None) -> FitOutcome:
     """Run the fit of ``config`` (path, YAML text or dict) and write its outputs; the
     summary goes to ``stream`` (standard output by default).  ``store``: the run store
-    (see ``FitSession``); ``resume``: continue the last interrupted run of this set-up."""
+    (see ``FitSession``); ``resume``: continue the last interrupted run of this set-up;
+    ``properties``: a structure (e.g. "diamond") whose properties the report then shows."""
     stream = stream or sys.stdout
     from workbench.fit.progress import TqdmReporter
     from workbench.fit.report import predictions, write_report
@@ -93,8 +97,16 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
     lines = [f"{name} = {value:.8g}" for name, value in zip(loss.names(), result.x)]
     lines.append(f"final loss = {session.best_loss:.10g} after {session.iteration} "
                  f"iterations, {session.n_eval} evaluations")
+    extra, validation = "", None
+    if properties:
+        from workbench.validation import validate
+        from workbench.validation.report import properties_html
+
+        validation = validate(model, properties, list(model.get_supported_species()))
+        extra = properties_html(validation, include_plotlyjs=False)
     report = write_report(directory / output.get("report", "report.html"),
-                          f"Fit of {type(model).__name__}", session.history, splits, lines)
+                          f"Fit of {type(model).__name__}", session.history, splits, lines,
+                          extra_html=extra)
     model.echo_opt_params(stream)
     for line in lines[-1:]:
         print(line, file=stream)
@@ -109,6 +121,8 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
         from workbench.fit.run_record import record_cli_outputs
 
         record_cli_outputs(session, model_yaml, kim_dir, report, rmse)
+        if validation is not None:
+            store.add_result(session.run_id, "validation", validation.to_dict())
         print(f"run: {session.run_id} in {store.path}", file=stream)
     return FitOutcome(model, result, session, directory, model_yaml, report, kim_dir, rmse)
 
@@ -149,5 +163,5 @@ def run(args) -> int:
     outcome = run_fit(args.config, out=args.out, progress=not args.no_progress,
                       write_kim=not args.no_kim,
                       store=None if args.no_store else (args.store or "default"),
-                      resume=args.resume)
+                      resume=args.resume, properties=args.properties)
     return 0 if outcome.session.state in ("finished", "stopped") else 1

@@ -110,8 +110,9 @@ def _figures(history, splits):
     return figs
 
 
-def write_report(path, title, history, splits, summary_lines=()) -> Path:
-    """Write the HTML report to ``path`` atomically and return the path."""
+def write_report(path, title, history, splits, summary_lines=(), extra_html="") -> Path:
+    """Write the HTML report to ``path`` atomically and return the path; ``extra_html``
+    (e.g. the properties section of ``workbench.validation.report``) goes at the end."""
     path = Path(path)
     splits = [s for s in splits if s is not None]
     parts = [f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -129,6 +130,8 @@ def write_report(path, title, history, splits, summary_lines=()) -> Path:
         parts.append("<pre>" + html.escape("\n".join(summary_lines)) + "</pre>")
     for k, fig in enumerate(_figures(history, splits)):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(k == 0)))
+    if extra_html:
+        parts.append(extra_html)
     parts.append("</body></html>")
     write_text_atomic(path, "\n".join(parts))
     return path

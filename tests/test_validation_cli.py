@@ -1,0 +1,120 @@
+"""Ensembles (bootstrap members in processes, threads and Dask), the ``workbench validate``
+command (saved model, KIM name, ensemble file, JSON, HTML) and the fit report's
+properties section."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from workbench.cli import main
+from workbench.models import builtin
+from workbench.validation import ValidationError, validate
+from workbench.validation.ensemble import (
+    load_ensemble,
+    save_ensemble,
+    validate_ensemble,
+)
+
+PROPS = "lattice eos elastic phonons"
+
+
+@pytest.fixture(scope="module")
+def bootstrap(si_path):
+    from workbench.analysis.bootstrap import Bootstrap
+    from workbench.calculators import Calculator
+    from workbench.dataset import Dataset, Weight
+    from workbench.loss import Loss
+
+    configs = Dataset(si_path / "varying_alat", Weight(energy_weight=1.0, forces_weight=0.1)
+                      ).get_configs()[::10]
+    model = builtin.StillingerWeber()
+    model.set_opt_params(A=[[15.0, 1.0, 30.0]], gamma=[[2.5, 1.0, 4.0]])
+    calc = Calculator(model)
+    calc.create(configs)
+    loss = Loss(calc)
+    loss.minimize(method="L-BFGS-B", options={"maxiter": 200})
+    boot = Bootstrap(loss, seed=1, nthreads=1).run(4, predictions=False)
+    return model, boot
+
+
+def test_ensemble_mean_std_and_bands(bootstrap):
+    model, boot = bootstrap
+    ens = validate_ensemble(model, boot, "diamond", "Si", PROPS, executor="process",
+                            workers=2)
+    assert len(ens.member_values) == 4 and not ens.failed
+    c11 = ens.values_of("C11")
+    assert np.all(np.isfinite(c11)) and c11.std() > 0
+    s = ens.summary()
+    assert s["C11"] == pytest.approx(c11.mean(), rel=1e-12)
+    assert s["C11_std"] == pytest.approx(c11.std(ddof=1), rel=1e-12)
+    # one member recomputed here gives the same number as its worker process
+    member = builtin.StillingerWeber()
+    member.set_opt_params(A=[[15.0, 1.0, 30.0]], gamma=[[2.5, 1.0, 4.0]])
+    member.update_model_params(boot.samples[2])
+    alone = validate(member, "diamond", "Si", "lattice elastic", references=False)
+    assert alone.values["C11"] == pytest.approx(c11[2], rel=1e-9)
+    bands = ens.bands()
+    assert len(bands["eos"]["mean"]) == len(ens.central.details["eos"]["fit_volumes"])
+    assert np.array(bands["phonons"]["mean"]).shape == \
+        np.array(ens.central.details["phonons"]["frequencies"]).shape
+    assert max(bands["phonons"]["std"][0]) >= 0
+    threads = validate_ensemble(model, boot.samples[:2], "diamond", "Si", "lattice elastic",
+                                executor="thread")
+    np.testing.assert_allclose(threads.values_of("C11"), c11[:2], rtol=1e-9)
+
+
+@pytest.mark.dask
+def test_ensemble_on_a_dask_cluster(bootstrap):
+    from dask.distributed import Client, LocalCluster
+
+    model, boot = bootstrap
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        ens = validate_ensemble(model, boot.samples[:2], "diamond", "Si", "lattice elastic",
+                                client=client)
+    serial = validate_ensemble(model, boot.samples[:2], "diamond", "Si", "lattice elastic",
+                               executor="serial")
+    np.testing.assert_allclose(ens.values_of("C44"), serial.values_of("C44"), rtol=1e-9)
+
+
+def test_cli_json_html_and_ensemble_file(bootstrap, tmp_path, capsys):
+    model, boot = bootstrap
+    model_file = model.save(tmp_path / "sw.yaml")
+    ens_file = save_ensemble(tmp_path / "ens.npz", boot, model.get_opt_param_names())
+    names, samples = load_ensemble(ens_file)
+    assert names == model.get_opt_param_names() and samples.shape == (4, 2)
+    assert main(["validate", str(model_file), "--structure", "diamond", "--species", "Si",
+                 "--properties", "lattice", "elastic", "phonons", "vacancy", "--json",
+                 "--ensemble", str(ens_file), "--html", str(tmp_path / "r.html")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"lattice_constant", "lattice_constant_std", "cohesive_energy",
+                        "cohesive_energy_std", "C11", "C11_std", "C12", "C12_std", "C44",
+                        "C44_std", "phonon_min_frequency", "phonon_min_frequency_std",
+                        "vacancy_formation_energy", "vacancy_formation_energy_std"}
+    assert out["C11_std"] > 0
+    page = (tmp_path / "r.html").read_text()
+    assert "McSkimin" in page and "Phonon band structure" in page and "± std" in page
+
+    assert main(["validate", str(model_file), "--properties", "lattice", "eos", "--json",
+                 "--set", "eos_points=9"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"lattice_constant", "cohesive_energy", "bulk_modulus"}
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"names": ["A", "B"], "samples": [[1.0, 2.0]]}))
+    assert main(["validate", str(model_file), "--ensemble", str(bad), "--json"]) == 2
+    assert "do not match the model's optimized parameters" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="not an ensemble file"):
+        load_ensemble(tmp_path / "r.html")
+
+
+@pytest.mark.kim
+def test_cli_with_an_installed_kim_model(capsys):
+    assert main(["validate", "SW_StillingerWeber_1985_Si__MO_405512056662_005",
+                 "--properties", "lattice", "elastic", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["lattice_constant"] == pytest.approx(5.431, rel=5e-3)
+    assert out["C44"] == pytest.approx(56.4, rel=5e-3)
