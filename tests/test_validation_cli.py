@@ -118,3 +118,33 @@ def test_cli_with_an_installed_kim_model(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["lattice_constant"] == pytest.approx(5.431, rel=5e-3)
     assert out["C44"] == pytest.approx(56.4, rel=5e-3)
+
+
+def test_fit_report_properties_section_and_run_store(tmp_path, capsys):
+    from workbench.runs import open_store
+
+    cfg = tmp_path / "fit.yaml"
+    cfg.write_text("dataset:\n  path: Si_4\n  weight: {energy_weight: 1.0, forces_weight: 0.1}\n"
+                   "model:\n  name: StillingerWeber\n  species: [Si]\n"
+                   "  params:\n    A: [[12.0, 1.0, 20.0]]\n    gamma: [[2.0]]\n"
+                   "fit:\n  method: L-BFGS-B\n  options: {maxiter: 50}\n")
+    out, store = tmp_path / "out", tmp_path / "runs"
+    assert main(["fit", str(cfg), "--out", str(out), "--no-progress", "--no-kim",
+                 "--store", str(store), "--properties"]) == 0
+    printed = capsys.readouterr().out
+    report = (out / "report.html").read_text()
+    assert "Properties: SW on diamond Si" in report and "C44_unrelaxed" in report
+    assert "Energy vs volume" in report and "DFT (shifted" in report
+    run_id = printed.split("run: ")[1].split()[0]
+    results = open_store(store).get_results(run_id, "validation")
+    assert len(results) == 1
+    values = results[0]["data"]["values"]
+    model = load_model_file(out / "model.yaml")
+    direct = validate(model, "diamond", "Si", "lattice elastic", references=False).values
+    assert values["C11"] == pytest.approx(direct["C11"], rel=1e-9)
+
+
+def load_model_file(path):
+    from workbench.models import load_model
+
+    return load_model(path)
