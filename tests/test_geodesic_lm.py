@@ -117,7 +117,7 @@ def test_nonfinite_start_callback_stop_and_options():
     assert res.status == 0 and res.nit == 3
     with pytest.raises(LossError, match="damping"):
         geodesic_lm(fun, jac, [0, 0], damping="levenberg")
-    with pytest.raises(LossError, match="bad option"):
+    with pytest.raises(LossError, match="method 'geodesiclm' has no option 'bogus'"):
         run_optimizer(LeastSquaresObjective(fun, jac, [0.0, 0.0]), "geodesiclm", {"bogus": 1})
 
 

@@ -68,6 +68,11 @@ class LossError(WorkbenchError, ValueError):
     """A Loss or optimizer was configured inconsistently."""
 
 
+class ClusterError(LossError):
+    """A distributed evaluation cannot go on (every worker holding data is gone); names
+    what was lost.  Ends a fit as "stopped" with the best parameters found."""
+
+
 class ConfigFileError(WorkbenchError, ValueError):
     """A YAML set-up file (fit config, saved model) is malformed; names key and line."""
 

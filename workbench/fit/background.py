@@ -23,7 +23,7 @@ import time
 import traceback
 import weakref
 
-from ..errors import LossError
+from ..errors import LossError, WorkbenchError
 from .events import TERMINAL, FitEvent, Publisher
 from .optimizers import StopFit
 
@@ -163,8 +163,11 @@ class BackgroundJob:
         return self
 
     def stop(self, reason: str = "stopped by user"):
-        """Ask the work to stop at its next gate; what it reached so far is kept."""
-        if self._state in TERMINAL or self._stop.is_set():
+        """Ask the work to stop at its next gate; what it reached so far is kept.
+
+        Before ``start()`` there is nothing to stop: the call does nothing (it must not
+        end the next start silently)."""
+        if self._state in TERMINAL or self._state == "created" or self._stop.is_set():
             return
         self.stop_reason = reason
         self._stop.set()
@@ -261,6 +264,8 @@ class BackgroundJob:
             kind, message = self._run()
         except StopFit as exc:
             kind, message = "stopped", str(exc)
+        except WorkbenchError as exc:  # a user's mistake: its message says it all
+            kind, message = "failed", f"{type(exc).__name__}: {exc}"
         except Exception as exc:
             kind = "failed"
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"

@@ -265,14 +265,19 @@ class Loss:
 
         ``method`` is any ``scipy.optimize.minimize`` method, a ``least_squares`` method
         (``trf``, ``dogbox``, ``lm``) or ``geodesiclm``; extra keyword arguments go to the
-        optimizer (e.g. ``options={"maxiter": 100}``).  The model keeps the final
-        parameters.  For a background fit with live events use :meth:`fit_session`.
+        optimizer (e.g. ``options={"maxiter": 100}``).  The model keeps the best
+        parameters found, whatever ends the fit (an exception included); while the fit
+        runs it owns the model (changes from other threads are refused, see
+        ``workbench.models.ownership``).  For a background fit with live events use
+        :meth:`fit_session`.
         """
         from workbench.fit.optimizers import run_optimizer
+        from workbench.models import ownership
 
         callback = kwargs.pop("callback", None)
-        result = run_optimizer(self, method, options=kwargs, callback=callback)
-        self.set_params(result.x)
+        with ownership.owned(self.model, "Loss.minimize"):
+            result = run_optimizer(self, method, options=kwargs, callback=callback)
+            self.set_params(result.x)
         return result
 
     def fit_session(self, method="L-BFGS-B", **kwargs):

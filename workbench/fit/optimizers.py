@@ -15,12 +15,19 @@ Methods
   (no bounds), given the exact residual Jacobian.
 * "geodesiclm": geodesic Levenberg-Marquardt (``workbench.fit.geodesic_lm``), no bounds.
 
-Non-finite values
------------------
-A NaN/inf residual or loss at a trial point is a failed step, never a crash: minimize
-methods see a large finite loss (with a zero gradient), trf/dogbox/geodesiclm see the
-non-finite residual (they reject such steps themselves), and "lm" sees a large finite
-residual. A non-finite value at the starting point raises ``LossError``.
+Failed steps
+------------
+A trial point whose residual or loss is NaN/inf, or that the model refuses (a
+``ParameterError``: sigma <= 0 after a least-squares step, a log-space value whose
+exponential underflows to 0, any value outside a parameter's domain), is a failed step,
+never a crash, for every method: minimize methods see a large finite loss (with a zero
+gradient), trf/dogbox/geodesiclm see a non-finite residual (they reject such steps
+themselves), and "lm" sees a large finite residual.  At the starting point the same
+problems raise (``LossError`` for a non-finite loss, the model's ``ParameterError``).
+
+Whatever ends a run (convergence, a stop, an exception in the objective, Ctrl-C), the
+objective is left at the best finite point evaluated: on an exception ``run_optimizer``
+calls ``objective.set_params(best)`` before re-raising.
 
 Stopping
 --------
@@ -37,13 +44,15 @@ import numpy as np
 from scipy.optimize import OptimizeResult, least_squares, minimize
 from threadpoolctl import threadpool_limits
 
-from ..errors import LossError
+from ..errors import ClusterError, LossError, ParameterError
 from .geodesic_lm import geodesic_lm
 from .objective import bounds_arrays, format_params, normalize_bounds
+from .options import check_bounds, check_options
 
 
 class StopFit(Exception):
-    """Raised to end an optimization early; ``str(exc)`` is the reason."""
+    """Raised to end an optimization early; ``str(exc)`` is the reason.  Internal: the
+    optimizers turn it into a stopped result, it never reaches the user."""
 
 
 _ALL_MINIMIZE = (
@@ -92,8 +101,28 @@ class _Evaluator:
         self.best_loss = np.inf
         self.ref_loss = None
         self.worst_loss = 0.0
+        self.n_refused = 0  # trial points the model refused (ParameterError)
+        self.last_refusal = ""
+        self._shape = None  # (m, n) of the Jacobian, from the first evaluation
         self._cache: list[tuple[bytes, float]] = []
         self._J = None  # (x bytes, J) for Hessian methods
+
+    def _call(self, fn, x):
+        """``fn(x)``, or None when the model refuses the trial point ``x`` (ParameterError)
+        after the start: that is a failed step.  At the start the error is raised."""
+        try:
+            return fn(x)
+        except ParameterError as exc:
+            if self.ref_loss is None:
+                raise
+            self.n_refused += 1
+            self.last_refusal = str(exc)
+            self._record(x, np.nan)
+            return None
+
+    def _zeros_jacobian(self, x):
+        m = self._shape[0] if self._shape is not None else 1
+        return np.zeros((m, x.size))
 
     def _record(self, x, f):
         key = x.tobytes()
@@ -127,13 +156,19 @@ class _Evaluator:
     # --- minimize ---------------------------------------------------------------------
     def loss(self, x):
         x = np.array(x, dtype=float)
-        f = float(self.obj.loss(x))
+        f = self._call(self.obj.loss, x)
+        if f is None:
+            return self.penalty()
+        f = float(f)
         self._record(x, f)
         return f if np.isfinite(f) else self.penalty()
 
     def loss_and_grad(self, x):
         x = np.array(x, dtype=float)
-        f, g = self.obj.loss_and_grad(x)
+        got = self._call(self.obj.loss_and_grad, x)
+        if got is None:
+            return self.penalty(), np.zeros_like(x)
+        f, g = got
         f = float(f)
         g = np.asarray(g, dtype=float)
         if np.isfinite(f) and not np.all(np.isfinite(g)):
@@ -146,7 +181,12 @@ class _Evaluator:
     def loss_and_grad_gn(self, x):
         """Via the Jacobian, kept for the Gauss-Newton Hessian at the same point."""
         x = np.array(x, dtype=float)
-        u, J = self.obj.residual_and_jacobian(x)
+        got = self._call(self.obj.residual_and_jacobian, x)
+        if got is None:
+            self._J = (x.tobytes(), self._zeros_jacobian(x))
+            return self.penalty(), np.zeros_like(x)
+        u, J = got
+        self._shape = np.shape(J)
         f = 0.5 * float(u @ u)
         if np.isfinite(f) and not np.all(np.isfinite(J)):
             f = np.nan
@@ -174,17 +214,27 @@ class _Evaluator:
     # --- least squares ----------------------------------------------------------------
     def residual(self, x, finite_only=False):
         x = np.array(x, dtype=float)
-        u = np.asarray(self.obj.residual(x), dtype=float).ravel()
-        f = 0.5 * float(u @ u)
-        self._record(x, f)
+        got = self._call(self.obj.residual, x)
+        if got is None:
+            u = np.full(self._shape[0] if self._shape is not None else 1, np.nan)
+            f = np.nan
+        else:
+            u = np.asarray(got, dtype=float).ravel()
+            self._shape = (u.size, x.size)
+            f = 0.5 * float(u @ u)
+            self._record(x, f)
         if finite_only and not np.isfinite(f):
             return np.full(u.shape, np.sqrt(2.0 * self.penalty() / max(u.size, 1)))
         return u
 
     def jacobian(self, x):
         x = np.array(x, dtype=float)
-        u, J = self.obj.residual_and_jacobian(x)
+        got = self._call(self.obj.residual_and_jacobian, x)
+        if got is None:
+            return self._zeros_jacobian(x)
+        u, J = got
         J = np.array(J, dtype=float)
+        self._shape = J.shape
         self._record(x, 0.5 * float(u @ u))
         bad = ~np.isfinite(J)
         if bad.any():
@@ -240,16 +290,11 @@ def run_optimizer(objective, method="L-BFGS-B", options=None, callback=None, *, 
     clash = _RESERVED & set(options)
     if clash:
         raise LossError(f"options may not set {sorted(clash)}: run_optimizer provides them")
+    check_options(method, options)
     names = list(objective.names())
     x_start = np.array(objective.x0() if x0 is None else x0, dtype=float).ravel()
     bounds = normalize_bounds(objective.bounds(), x_start.size, names)
-    if bounds is not None and meth not in BOUNDED_METHODS:
-        raise LossError(
-            f"method {method!r} cannot take bounds, but bounds are set on "
-            f"{_bounded_names(bounds, names)}; use one of "
-            f"{', '.join(m for m in METHODS if m.lower() in BOUNDED_METHODS)}, "
-            "or remove the bounds"
-        )
+    check_bounds(method, names, bounds, BOUNDED_METHODS)
     if bounds is not None:
         lo, hi = bounds_arrays(bounds, x_start.size)
         outside = (x_start < lo) | (x_start > hi)
@@ -274,18 +319,28 @@ def run_optimizer(objective, method="L-BFGS-B", options=None, callback=None, *, 
                                          tracker)
             else:
                 raw = _run_minimize(ev, method, x_start, bounds, options, callback, tracker)
-    except StopFit as exc:
+    except (StopFit, ClusterError) as exc:
         x, f = (ev.best_x, ev.best_loss) if ev.best_x is not None else (x_start, None)
         return OptimizeResult(
             x=np.array(x), fun=f, success=False, status=-2, message=str(exc),
-            nit=tracker["nit"], method=method, stopped=True, state=dict(state) if state else None, raw=None,
+            nit=tracker["nit"], method=method, stopped=True,
+            state=dict(state) if state else None, raw=None, n_refused=ev.n_refused,
         )
+    except BaseException:
+        _leave_at_best(objective, ev, x_start)
+        raise
     return _finish(ev, method, raw, tracker, state)
 
 
-def _bounded_names(bounds, names):
-    hit = [names[k] for k, (lo, hi) in enumerate(bounds) if lo is not None or hi is not None]
-    return ", ".join(hit[:6]) + (" ..." if len(hit) > 6 else "")
+def _leave_at_best(objective, ev, x_start):
+    """After an exception: put the best finite point (or the start) back into the model."""
+    set_params = getattr(objective, "set_params", None)
+    if set_params is None:
+        return
+    try:
+        set_params(np.array(ev.best_x if ev.best_x is not None else x_start))
+    except Exception:  # the original exception matters more
+        pass
 
 
 def _run_minimize(ev, method, x0, bounds, options, callback, tracker):
@@ -349,10 +404,7 @@ def _run_geodesic(ev, x0, bounds, options, callback, tracker, state):
             return callback(info)
         return False
 
-    try:
-        return geodesic_lm(ev.residual, ev.jacobian, x0, bounds=bounds, callback=cb, **options)
-    except TypeError as exc:
-        raise LossError(f"geodesiclm: bad option ({exc})") from None
+    return geodesic_lm(ev.residual, ev.jacobian, x0, bounds=bounds, callback=cb, **options)
 
 
 def _finish(ev, method, raw, tracker, state):
@@ -372,8 +424,12 @@ def _finish(ev, method, raw, tracker, state):
         if ev.best_x is not None:
             x, f = ev.best_x.copy(), ev.best_loss
     stopped = int(raw.get("status", 0)) == -2 and meth in GEODESIC_METHODS
+    message = str(raw.get("message", ""))
+    if ev.n_refused:
+        message += (f" ({ev.n_refused} trial point(s) refused by the model, treated as "
+                    f"failed steps; last: {ev.last_refusal})")
     return OptimizeResult(
         x=x, fun=f, success=bool(raw.get("success", False)), status=raw.get("status"),
-        message=str(raw.get("message", "")), nit=nit, method=method, stopped=stopped,
-        state=dict(state) if state else None, raw=raw,
+        message=message, nit=nit, method=method, stopped=stopped,
+        state=dict(state) if state else None, raw=raw, n_refused=ev.n_refused,
     )

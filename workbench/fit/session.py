@@ -20,12 +20,14 @@ import time
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from ..errors import LossError
+from ..errors import LossError, ParameterError
+from ..models import ownership
 from .background import EXIT_GRACE, BackgroundJob  # noqa: F401  (EXIT_GRACE: public name)
 from .checkpoint import read_checkpoint, split_options, write_checkpoint
 from .events import FitEvent
 from .objective import bounds_arrays, format_params, normalize_bounds
 from .optimizers import StopFit, canonical_method, run_optimizer
+from .options import check_options
 
 
 
@@ -48,28 +50,49 @@ class _Monitored:
     def set_params(self, x):
         self._obj.set_params(x)
 
+    def _refused(self, x, exc):
+        """The model refused the trial point: count it as a failed step (the optimizer
+        then treats it as one, see ``optimizers``)."""
+        self._s._count(x, float("nan"), jac=False, why=str(exc))
+
     def residual(self, x):
         self._s._gate()
-        u = np.asarray(self._obj.residual(x), dtype=float)
+        try:
+            u = np.asarray(self._obj.residual(x), dtype=float)
+        except ParameterError as exc:
+            self._refused(x, exc)
+            raise
         self._s._count(x, 0.5 * float(u @ u), jac=False)
         return u
 
     def residual_and_jacobian(self, x):
         self._s._gate()
-        u, J = self._obj.residual_and_jacobian(x)
+        try:
+            u, J = self._obj.residual_and_jacobian(x)
+        except ParameterError as exc:
+            self._refused(x, exc)
+            raise
         u = np.asarray(u, dtype=float)
         self._s._count(x, 0.5 * float(u @ u), jac=True, derivative_ok=np.all(np.isfinite(J)))
         return u, J
 
     def loss(self, x):
         self._s._gate()
-        f = float(self._obj.loss(x))
+        try:
+            f = float(self._obj.loss(x))
+        except ParameterError as exc:
+            self._refused(x, exc)
+            raise
         self._s._count(x, f, jac=False)
         return f
 
     def loss_and_grad(self, x):
         self._s._gate()
-        f, g = self._obj.loss_and_grad(x)
+        try:
+            f, g = self._obj.loss_and_grad(x)
+        except ParameterError as exc:
+            self._refused(x, exc)
+            raise
         self._s._count(x, float(f), jac=True, derivative_ok=np.all(np.isfinite(g)))
         return f, g
 
@@ -120,6 +143,7 @@ class FitSession(BackgroundJob):
         self.objective = objective
         self.method = canonical_method(method)
         self.options = dict(options or {})
+        check_options(self.method, self.options)
         if max_iter is not None and int(max_iter) < 1:
             raise LossError(f"max_iter must be a positive integer, got {max_iter!r}")
         if time_limit is not None and not float(time_limit) > 0:
@@ -156,6 +180,8 @@ class FitSession(BackgroundJob):
         self._opt_state: dict = {}
         self._last_bad_report = float("-inf")
         self._min_report_gap = 1.0 / float(publish_hz)
+        self._lease = None
+        self._checkpoint_error = None
 
     # ---------------------------------------------------------------- status
     @property
@@ -274,7 +300,7 @@ class FitSession(BackgroundJob):
     def _pause_fields(self) -> dict:
         return {"params": self._params}
 
-    def _count(self, x, f, jac, derivative_ok=True):
+    def _count(self, x, f, jac, derivative_ok=True, why=None):
         with self._lock:
             self._n_eval += 1
             if jac:
@@ -289,6 +315,8 @@ class FitSession(BackgroundJob):
             return
         self._n_bad += 1
         what = f"non-finite loss ({f})" if not good else "non-finite derivatives"
+        if why:
+            what = f"parameters refused by the model ({why})"
         now = time.monotonic()
         if now - self._last_bad_report < self._min_report_gap:
             self._n_bad_unreported += 1
@@ -312,7 +340,7 @@ class FitSession(BackgroundJob):
         self.history.append((self._iteration, loss))
         self._emit("iteration", params=self._params, loss=loss)
         if self.checkpoint_path is not None and self._iteration % self.checkpoint_every == 0:
-            self.write_checkpoint()
+            self._try_checkpoint()
         if self.max_iter is not None and self._iteration >= self.max_iter:
             self.stop_reason = f"iteration limit ({self.max_iter}) reached"
             raise StopFit(self.stop_reason)
@@ -320,7 +348,56 @@ class FitSession(BackgroundJob):
             raise StopFit(self.stop_reason)
         return False
 
+    def _try_checkpoint(self):
+        """Write the checkpoint; a failure (disk full, ...) is reported once and the fit
+        continues without checkpoints instead of dying."""
+        if self._checkpoint_error is not None:
+            return
+        try:
+            self.write_checkpoint()
+        except (OSError, LossError) as exc:
+            self._checkpoint_error = f"writing the checkpoint {self.checkpoint_path} " \
+                                     f"failed ({_reason(exc)}); continuing without checkpoints"
+            self._emit("bad_step", message=self._checkpoint_error)
+
+    # ---------------------------------------------------------------- control
+    def start(self):
+        """Start the fit.  Refused (LossError / ModelBusyError) before anything runs when
+        the checkpoint cannot be written or another fit owns the model."""
+        if self._state == "created":
+            if self.checkpoint_path is not None:
+                self._first_checkpoint()
+            model = getattr(self.objective, "model", None)
+            if callable(getattr(model, "_check_mutable", None)):
+                self._lease = ownership.claim(model, f"a FitSession ({self.method})",
+                                              this_thread=False)
+        try:
+            return super().start()
+        except BaseException:
+            self._release()
+            raise
+
+    def _first_checkpoint(self):
+        """Write the starting state, so an unwritable checkpoint path is refused now (not
+        at the first checkpoint, minutes into the fit)."""
+        if self._params is None:
+            x = self._x_start if self._x_start is not None else self.objective.x0()
+            self._params = np.array(x, dtype=float)
+        try:
+            self.write_checkpoint()
+        except (OSError, LossError) as exc:
+            raise LossError(f"cannot write the checkpoint {self.checkpoint_path}: "
+                            f"{_reason(exc)}; choose another checkpoint_path (or None for "
+                            "no checkpoints)") from None
+
+    def _release(self):
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            ownership.release(self.objective.model, lease)
+
     def _run(self):
+        if self._lease is not None:
+            self._lease.allow_current_thread()
         if self._params is None:
             try:
                 self._params = np.array(self.objective.x0(), dtype=float)
@@ -351,6 +428,8 @@ class FitSession(BackgroundJob):
                 message += f"\nset_params failed: {type(exc).__name__}: {exc}"
         if self._n_bad:
             message += f" ({self._n_bad} evaluation(s) had non-finite values)"
+        if self._checkpoint_error:
+            message += f"\n{self._checkpoint_error}"
         self._end_clock(kind)
         self.result = OptimizeResult(
             x=None if final is None else final.copy(), fun=self._best_loss,
@@ -359,9 +438,17 @@ class FitSession(BackgroundJob):
             njev=self.n_jac, n_bad=self._n_bad, method=self.method,
             history=list(self.history), optimizer_result=None if res is None else res.raw,
         )
-        if self.checkpoint_path is not None:
+        if self.checkpoint_path is not None and self._checkpoint_error is None:
             try:
                 self.write_checkpoint()
             except Exception as exc:
-                message += f"\nwriting the checkpoint failed: {exc}"
+                message += f"\nwriting the checkpoint failed: {_reason(exc)}"
+        self._release()
         return kind, message, {"params": final, "loss": self._best_loss}
+
+
+def _reason(exc) -> str:
+    """An error's reason without the temporary file names an atomic write used."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)

@@ -6,7 +6,9 @@ attributes and the same ``FitEvent`` stream, so the UI's loss monitor can show t
 per epoch and stop the training.  One "iteration" is one epoch; its loss is the sum of
 the batch losses of that epoch.  The parameters after the epoch with the lowest loss are
 kept (``keep_best``) and put back into the model when the session ends, whatever the
-reason (finished, stopped, failed).
+reason (finished, stopped, failed).  A batch whose loss, gradient or updated weights are
+NaN/inf ends the training ("failed", with a message naming the epoch and the batch's
+configurations) with the weights from before that step: never a run of NaN epochs.
 
 The thread, control and timing machinery is :class:`workbench.fit.background.BackgroundJob`.
 """
@@ -20,6 +22,10 @@ from scipy.optimize import OptimizeResult
 from workbench.errors import LossError
 from workbench.fit.background import BackgroundJob
 from workbench.fit.events import FitEvent
+
+
+class _NotFinite(Exception):
+    """A batch's loss, gradient or updated weights are not finite (internal)."""
 
 
 class TrainingSession(BackgroundJob):
@@ -72,6 +78,7 @@ class TrainingSession(BackgroundJob):
         self._best_loss = None
         self._best_state = None
         self._best_epoch = None
+        self._last_finite = None  # weights at which the last finite batch loss was seen
         # the optimizer is made here so that load_optimizer_state errors surface early
         self.optimizer = loss.make_optimizer(method, lr, **self.options)
 
@@ -138,8 +145,9 @@ class TrainingSession(BackgroundJob):
     def _params(self):
         return self.loss.calculator.parameters()
 
-    def _epoch(self, opt, order, is_lbfgs):
+    def _epoch(self, opt, order, is_lbfgs, epoch):
         loss = self.loss
+        params = list(self._params())
         total = 0.0
         for lo in range(0, len(order), self.batch_size):
             self._gate()
@@ -148,17 +156,45 @@ class TrainingSession(BackgroundJob):
             def closure(batch=batch):
                 opt.zero_grad()
                 value = loss.batch_loss(batch)
+                if not torch.isfinite(value.detach()):
+                    raise _NotFinite(f"the loss is {float(value.detach())}")
                 value.backward()
+                if not all(p.grad is None or bool(torch.isfinite(p.grad).all())
+                           for p in params):
+                    raise _NotFinite("the loss gradient is not finite")
                 return value
 
-            if is_lbfgs:
-                value = opt.step(closure)
-            else:
-                value = closure()
-                opt.step()
+            before = [p.detach().clone() for p in params]
+            try:
+                if is_lbfgs:
+                    value = opt.step(closure)
+                else:
+                    value = closure()
+                    opt.step()
+                if not all(bool(torch.isfinite(p.detach()).all()) for p in params):
+                    raise _NotFinite("the step made some weights non-finite")
+            except _NotFinite as exc:
+                # back to the weights of the last finite batch loss (these weights may
+                # be finite yet give an infinite loss after a diverging step)
+                keep = self._last_finite if self._last_finite is not None else before
+                with torch.no_grad():
+                    for p, w in zip(params, keep):
+                        p.copy_(w)
+                self.loss.calculator.results = None
+                raise LossError(self._nan_message(exc, epoch, batch)) from None
+            self._last_finite = before
             self._n_batches += 1
             total += float(value.detach())
         return total
+
+    def _nan_message(self, exc, epoch, batch) -> str:
+        configs = self.loss.calculator.configs
+        ids = [str(configs[k].identifier) for k in batch[:3]]
+        more = f" and {len(batch) - 3} more" if len(batch) > 3 else ""
+        return (f"training stopped in epoch {epoch}: {exc} on the batch of configurations "
+                f"{', '.join(ids)}{more} (NaN/inf in their data or weights, or a diverging "
+                "optimizer: try a smaller learning rate); the model keeps its last finite "
+                "weights")
 
     def _run(self):
         calc = self.loss.calculator
@@ -176,7 +212,7 @@ class TrainingSession(BackgroundJob):
                 epoch = self.start_epoch + k
                 order = (torch.randperm(n, generator=gen).tolist() if self.shuffle
                          else list(range(n)))
-                total = self._epoch(self.optimizer, order, is_lbfgs)
+                total = self._epoch(self.optimizer, order, is_lbfgs, epoch)
                 self._iteration += 1
                 self.history.append((epoch, total))
                 if np.isfinite(total) and (self._best_loss is None or total < self._best_loss):
