@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast bench lab clean
+.PHONY: setup demo test test-fast bench lab docs clean
 
 setup:
 	@bash scripts/setup.sh
@@ -26,5 +26,9 @@ bench: setup
 lab: setup
 	$(VENV)/bin/workbench lab
 
+docs: setup
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info docs/_build docs/tutorials

@@ -189,6 +189,7 @@ class Fisher:
         return self.F, self.F_stdev
 
     def header(self) -> str:
+        """The first lines of the Fisher report: parameter names and units convention."""
         model = self.calculator.model
         n = len(self.names)
         bar = "#" * 80
@@ -204,6 +205,8 @@ class Fisher:
         return "\n".join(lines) + "\n"
 
     def format_file(self) -> str:
+        """The Fisher information matrix and its standard deviation as text, in the
+        layout of KLIFF's analyzer output file."""
         n = len(self.names)
         out = [self.header(), f"\n# Fisher information matrix, shape({n}, {n})\n"]
         out += ["".join(f"{v:23.15e} " for v in row) + "\n" for row in self.F]

@@ -130,6 +130,8 @@ class EnergyForcesRMSE:
         return self.energy_rmse, self.forces_rmse
 
     def report(self, order=None, verbose=1) -> str:
+        """The RMSE table as text: per configuration (when asked) and overall energy
+        (eV/atom when normalised) and force (eV/Angstrom) errors."""
         unit = " per atom" if self._normalize else ""
         bar = "#" * 80
         lines = [bar, "#", "# Root-mean-square errors for energy and forces", "#",

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
 from workbench._version import __version__
 
-#: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("dataset", "model", "fit", "runs", "demo", "analyze", "validate", "lab", "app",
-            "plugins")
+#: Subcommands listed first by ``--help``, in this order; any other module of this package
+#: with a ``register`` function follows alphabetically, so a new subcommand needs no edit here.
+PREFERRED_ORDER = ("dataset", "model", "fit", "runs", "demo", "analyze", "validate", "warmup",
+                   "lab", "app", "notebooks", "plugins")
+
+
+def command_modules() -> list[str]:
+    """Names of the subcommand modules, in ``--help`` order."""
+    found = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    first = [name for name in PREFERRED_ORDER if name in found]
+    return first + sorted(found - set(first))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,14 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"workbench.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"workbench.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+    for name in command_modules():
+        module = importlib.import_module(f"workbench.cli.{name}")
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 

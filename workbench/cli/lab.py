@@ -9,31 +9,29 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
-NOTEBOOK = Path("notebooks") / "workbench.ipynb"
-
-
 def find_notebook(given: str | None) -> Path:
-    """The notebook to open: ``given``, else notebooks/workbench.ipynb of the source tree
-    (next to the ``workbench`` package) or of the current directory."""
+    """The notebook to open: ``given``; else ``workbench.ipynb`` in the current directory
+    (or its ``notebooks/``, as in a source checkout); else the bundled workbench notebook,
+    copied into the current directory first so the user can edit and keep it."""
+    from workbench import resources
+
     if given:
         path = Path(given).expanduser().resolve()
         if not path.is_file():
             raise WorkbenchError(f"notebook {given!r} does not exist")
         return path
-    candidates = [Path(__file__).resolve().parents[2] / NOTEBOOK, Path.cwd() / NOTEBOOK]
-    for path in candidates:
+    name = resources.WORKBENCH_NOTEBOOK
+    for path in (Path.cwd() / name, Path.cwd() / "notebooks" / name):
         if path.is_file():
             return path.resolve()
-    raise WorkbenchError(
-        "cannot find notebooks/workbench.ipynb (looked in "
-        + ", ".join(str(p) for p in candidates)
-        + "); pass the notebook path explicitly"
-    )
+    copied, kept = resources.copy_notebooks(Path.cwd(), [name])
+    return (copied or kept)[0].resolve()
 
 
 def add_server_arguments(parser) -> None:
     parser.add_argument("--notebook", default=None,
-                        help="notebook to open (default: notebooks/workbench.ipynb)")
+                        help="notebook to open (default: ./workbench.ipynb, copied from the package "
+                             "if absent)")
     parser.add_argument("--port", type=int, default=None, help="port to listen on")
     parser.add_argument("--ip", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--no-browser", action="store_true",
@@ -47,7 +45,8 @@ def add_server_arguments(parser) -> None:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "lab", help="start JupyterLab on the interactive workbench notebook",
-        description="Start JupyterLab with notebooks/workbench.ipynb open. "
+        description="Start JupyterLab with the workbench notebook open (./workbench.ipynb, "
+                    "copied from the package into the current directory if absent). "
                     "Options after `--` go to JupyterLab unchanged.",
     )
     add_server_arguments(parser)

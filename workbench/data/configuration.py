@@ -131,9 +131,11 @@ class Configuration:
 
     # -- queries -------------------------------------------------------------------------
     def get_num_atoms(self) -> int:
+        """The number of atoms N in the configuration."""
         return self.coords.shape[0]
 
     def get_num_atoms_by_species(self) -> dict[str, int]:
+        """Atom counts keyed by chemical symbol, e.g. ``{'Si': 64}``."""
         return dict(Counter(self.species))
 
     def count_atoms_by_species(self, symbols=None) -> dict[str, int]:
@@ -188,6 +190,8 @@ class Configuration:
     from_ase_atoms = from_ase
 
     def to_ase(self):
+        """The configuration as an ``ase.Atoms`` (cell, PBC, positions in Angstrom; energy,
+        forces and stress, when present, attached as a single-point calculator's results)."""
         from .ase_io import config_to_ase
         return config_to_ase(self)
 

@@ -138,6 +138,7 @@ class Dataset:
         return new
 
     def add(self, configs) -> None:
+        """Append configurations (a Configuration or an iterable of them) to the data set."""
         self.configs.extend(configs)
 
     @classmethod
@@ -163,9 +164,11 @@ class Dataset:
 
     # -- access --------------------------------------------------------------------------
     def get_configs(self) -> list[Configuration]:
+        """The configurations, in the order they were read (a list; not a copy)."""
         return self.configs
 
     def get_num_configs(self) -> int:
+        """The number of configurations in the data set."""
         return len(self.configs)
 
     def __len__(self):

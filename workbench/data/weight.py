@@ -120,9 +120,9 @@ def _params(value, key):
 
 
 class MagnitudeInverseWeight(Weight):
-    """Lenosky et al.'s weights 1/w^2 = c1^2 + c2^2 |p|^2.
+    """Lenosky et al.'s weights ``1/w^2 = c1^2 + c2^2 |p|^2``.
 
-    ``|p|`` is |E| for the energy, the norm of each atom's force vector (the same weight for
+    ``|p|`` is ``|E|`` for the energy, the norm of each atom's force vector (the same weight for
     its three components, so ``forces_weight`` is an (N, 3) array) and the Frobenius norm of
     the full symmetric stress tensor for the stress.  A bare float for a key means c1 with
     c2 = 0.  A property the configuration lacks gets the weight 1/c1 (or 0 if c1 = 0).

@@ -30,6 +30,7 @@ class ComputeArguments:
         return self.calculator.get_prediction(self)
 
     def get_reference(self):
+        """This configuration's reference values, laid out like get_prediction."""
         return self.calculator.get_reference(self)
 
 
@@ -90,6 +91,8 @@ class Calculator:
                         f"set use_{prop}=False in Calculator.create or remove it")
 
     def get_compute_arguments(self):
+        """One compute-argument handle per configuration, in data-set order
+        (KLIFF's interface; each is accepted by get_energy, get_forces, ...)."""
         return [ComputeArguments(self, k) for k in range(len(self.configs))]
 
     # -- evaluation -----------------------------------------------------------------
@@ -114,14 +117,18 @@ class Calculator:
         return ca.index if isinstance(ca, ComputeArguments) else int(ca)
 
     def get_energy(self, ca):
+        """Predicted energy (eV) of the configuration behind ``ca`` (a handle or an index)."""
         return float(self._result().energy[self._index(ca)])
 
     def get_forces(self, ca):
+        """Predicted forces (eV/Angstrom, an (N, 3) copy) of the configuration behind ``ca``."""
         k = self._index(ca)
         a, b = self.atom_offsets[k], self.atom_offsets[k + 1]
         return self._result().forces[a:b].copy()
 
     def get_stress(self, ca):
+        """Predicted stress (eV/Angstrom^3, Voigt order xx yy zz yz xz xy) of the
+        configuration behind ``ca``, or None when stress is not computed."""
         stress = self._result().stress
         return None if stress is None else stress[self._index(ca)].copy()
 
@@ -142,24 +149,34 @@ class Calculator:
                             self.get_stress(k) if self.use_stress else ())
 
     def get_reference(self, ca):
+        """The reference values of the configuration behind ``ca`` laid out like
+        get_prediction (energy, forces flattened, stress, as used)."""
         k = self._index(ca)
         a, b = self.atom_offsets[k], self.atom_offsets[k + 1]
         return self._layout(self.ref_energy[k], self.ref_forces[a:b], self.ref_stress[k])
 
     # -- parameters (delegated to the model) ------------------------------------------
     def get_opt_params(self):
+        """The optimizer's vector: the model's free parameter components in the
+        transformed space."""
         return self.model.get_opt_params()
 
     def get_num_opt_params(self):
+        """The number of free parameter components."""
         return self.model.get_num_opt_params()
 
     def get_opt_params_bounds(self):
+        """Bounds of the free components in the transformed space, one
+        ``[lower, upper]`` pair each (None for an open side)."""
         return self.model.get_opt_params_bounds()
 
     def has_opt_params_bounds(self):
+        """True when any free component has a bound."""
         return self.model.has_opt_params_bounds()
 
     def update_model_params(self, x):
+        """Write the optimizer's vector ``x`` (transformed space) into the model;
+        ParameterError if a value leaves its parameter's domain."""
         self.model.update_model_params(np.asarray(x, dtype=float))
         self.result_ = None
 

@@ -94,14 +94,17 @@ class Loss:
 
     # -- Objective protocol -----------------------------------------------------------
     def x0(self):
+        """The starting point: the model's current free parameters (transformed space)."""
         return np.asarray(self.calculator.get_opt_params(), dtype=float).copy()
 
     def bounds(self):
+        """Bounds of the free components (transformed space), or None when there are none."""
         if not self.calculator.has_opt_params_bounds():
             return None
         return [tuple(b) for b in self.calculator.get_opt_params_bounds()]
 
     def names(self):
+        """Names of the free components, e.g. ``['A', 'B', 'gamma']``."""
         return list(self.model.get_opt_param_names())
 
     def warmup(self):
@@ -109,18 +112,25 @@ class Loss:
         self._evaluate(self.x0(), jacobian=True)
 
     def set_params(self, x):
+        """Put ``x`` into the model (used to leave the model at the best point)."""
         self.calculator.update_model_params(np.asarray(x, dtype=float))
 
     def residual(self, x):
+        """The weighted residual vector u(x) (dimensionless after weighting), laid out per
+        configuration: energy, forces, stress."""
         return self._evaluate(x, jacobian=False)[0]
 
     def residual_and_jacobian(self, x):
+        """u(x) and its exact Jacobian du/dx (rows: residuals, columns: free
+        components)."""
         return self._evaluate(x, jacobian=True)
 
     def jacobian(self, x):
+        """The exact Jacobian du/dx at ``x``."""
         return self._evaluate(x, jacobian=True)[1]
 
     def loss(self, x):
+        """The loss ``0.5 * |u(x)|^2`` (plus any regularisation) at ``x``."""
         if self._distributed is not None:
             self.set_params(x)
             self.n_eval += 1
@@ -128,6 +138,7 @@ class Loss:
         return _half_square(self.residual(x))
 
     def loss_and_grad(self, x):
+        """The loss and its exact gradient with respect to ``x``."""
         if self._distributed is not None:
             self.set_params(x)
             self.n_eval += 1
@@ -151,9 +162,11 @@ class Loss:
 
     # KLIFF names
     def get_residual(self, x):
+        """KLIFF's name for ``residual(x)``."""
         return self.residual(x)
 
     def get_loss(self, x):
+        """KLIFF's name for ``loss(x)``."""
         return self.loss(x)
 
     # -- evaluation -------------------------------------------------------------------

@@ -124,6 +124,8 @@ class FitSession(BackgroundJob):
     checkpoint_path, checkpoint_every : write a checkpoint every N iterations and at the end.
     publish_hz : at most this many iteration events per second reach subscribers.
 
+    Notes
+    -----
     ``start()``, ``stop()``, ``pause()``, ``resume()``, ``wait()``, ``run()``; status in
     ``state``, ``iteration``, ``best_loss``, ``best_params``, ``n_eval``, ``n_jac``,
     ``elapsed``, ``evals_per_second``; ``history`` holds ``(iteration, loss)`` of every
@@ -263,6 +265,8 @@ class FitSession(BackgroundJob):
         return s
 
     def write_checkpoint(self, path=None):
+        """Write the session's state (best parameters, iteration, optimizer
+        settings) to its checkpoint file atomically; returns the path."""
         path = path or self.checkpoint_path
         if path is None:
             raise LossError("no checkpoint path: pass checkpoint_path to FitSession or here")

@@ -213,6 +213,7 @@ class CalculatorTorch:
 
     # -- parameters --------------------------------------------------------------------
     def parameters(self):
+        """The trainable torch parameters of the model(s), for a torch optimizer."""
         seen, out = set(), []
         for m in self.models.values():
             for p in m.parameters():
@@ -222,9 +223,11 @@ class CalculatorTorch:
         return out
 
     def get_num_opt_params(self):
+        """The number of trainable scalars in the network(s)."""
         return sum(p.numel() for p in self.parameters())
 
     def train(self, mode=True):
+        """Train the network(s) for the given epochs; see Loss.minimize for the options."""
         for m in self.models.values():
             m.train(mode)
 
@@ -326,9 +329,12 @@ class CalculatorTorch:
         return self._many(ca, lambda k: float(self._result()["energy"][k]))
 
     def get_forces(self, ca):
+        """Predicted forces (eV/Angstrom) of one configuration after compute()."""
         return self._many(ca, lambda k: self._slice(self._result()["forces"], k))
 
     def get_stress(self, ca):
+        """Predicted stress (eV/Angstrom^3, Voigt order) of one configuration after
+        compute(), or None when not computed."""
         return self._many(ca, lambda k: self._result()["stress"][k].copy())
 
     def _layout(self, k, e, f, s):
@@ -350,6 +356,7 @@ class CalculatorTorch:
         return self._many(ca, one)
 
     def get_reference(self, ca):
+        """Reference values of one configuration (or several), laid out like get_prediction."""
         def one(k):
             a, b = self.atom_offsets[k], self.atom_offsets[k + 1]
             return self._layout(k, self.ref_energy[k].item(),

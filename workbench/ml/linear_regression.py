@@ -68,6 +68,8 @@ class LinearRegression(ModelTorch):
         return np.vstack(A), np.concatenate(y)
 
     def fit_calculator(self, calc, use_forces=False):
+        """Fit the linear model's coefficients to the calculator's training data by
+        least squares (energies, and forces where used); the coefficients are set in place."""
         A, y = self.design_matrix(calc, use_forces)
         sol = torch.linalg.lstsq(torch.as_tensor(A), torch.as_tensor(y)[:, None],
                                  driver="gelsd").solution

@@ -38,11 +38,9 @@ FD_ABS_STEP = 1e-8
 
 
 def _kimpy():
-    try:
-        import kimpy
-    except ImportError as exc:  # pragma: no cover
-        raise KIMError("KIMModel needs kimpy (pip install kimpy) and kim-api.") from exc
-    return kimpy
+    from workbench.models.kim_collections import _kimpy as import_kimpy
+
+    return import_kimpy("KIMModel")
 
 
 def create_kim_model(model_name: str):
@@ -191,6 +189,8 @@ class KIMModel(Model):
 
     # -- parameters ---------------------------------------------------------------------
     def init_model_params(self) -> OrderedDict:
+        """Read the KIM model's parameters through kimpy into Parameter objects
+        (names and values as the model publishes them, all fixed until set_opt_params)."""
         params = OrderedDict()
         for i, (name, is_int, extent, description) in enumerate(self._meta):
             values = self._kim_values(i)
@@ -281,6 +281,7 @@ class KIMModel(Model):
         return dict(self._species)
 
     def get_influence_distance(self) -> float:
+        """The model's influence distance in Angstrom (its largest cutoff)."""
         self._sync()
         return self.influence_distance
 

@@ -43,13 +43,21 @@ HOW_TO_INSTALL = (
 _ITEM_TYPES = {"portableModel", "modelDriver", "simulatorModel"}
 
 
-def _kimpy():
+#: What to do when kimpy is missing; every KIM entry point says the same.
+KIMPY_MISSING = (
+    "needs kim-api and its Python bindings kimpy, which are not installed. Install kim-api "
+    "(Debian/Ubuntu: `apt install libkim-api-dev openkim-models`; conda: `conda install -c "
+    "conda-forge kim-api openkim-models kimpy`), then `pip install 'potential-workbench[kim]'`. "
+    "Built-in models, neural networks, SNAP fits and the validation suite work without it."
+)
+
+
+def _kimpy(purpose: str = "This"):
+    """Import kimpy, or raise a KIMError that says how to install it."""
     try:
         import kimpy
-    except ImportError as exc:  # pragma: no cover - kimpy is a dependency
-        raise KIMError(
-            "kimpy is not importable; install kim-api and `pip install kimpy`."
-        ) from exc
+    except ImportError as exc:
+        raise KIMError(f"{purpose} {KIMPY_MISSING}") from exc
     return kimpy
 
 

@@ -3,16 +3,12 @@
 The directory holds a ``CMakeLists.txt`` in kim-api's ``add_kim_api_model_library`` form
 and the parameter file(s) of the matching OpenKIM model driver:
 
-============================  ======================================  ==================
-model                         driver                                  files
-============================  ======================================  ==================
-LennardJones                  ``LennardJones612__MD_414112407348_003``  ``NAME.params``
-StillingerWeber               ``SW__MD_335816936951_004``               ``NAME.params``
-Tersoff                       ``Tersoff_LAMMPS__MD_077075034781_004``   ``NAME.settings``,
-                                                                        ``NAME.params``
-KIMModel of those drivers     same as above, from its current values
-other parameterized KIMModel  kim-api's own WriteParameterizedModel
-============================  ======================================  ==================
+* ``LennardJones``: driver ``LennardJones612__MD_414112407348_003``, file ``NAME.params``;
+* ``StillingerWeber``: driver ``SW__MD_335816936951_004``, file ``NAME.params``;
+* ``Tersoff``: driver ``Tersoff_LAMMPS__MD_077075034781_004``, files ``NAME.settings`` and
+  ``NAME.params``;
+* a ``KIMModel`` of those drivers: the same, from its current values;
+* any other parameterized ``KIMModel``: kim-api's own WriteParameterizedModel.
 
 ``kim-api-collections-management install user DIR`` builds and installs the result;
 LAMMPS then runs it with ``kim init NAME metal``.  The model's KIM name is the

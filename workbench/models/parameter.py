@@ -139,6 +139,8 @@ class Parameter:
         return v
 
     def get_value(self, space: str = "original") -> np.ndarray:
+        """The parameter's components as a new array, in the ``'original'`` (physical)
+        or ``'transformed'`` (optimizer) space; ParameterError for another space name."""
         return (self._value if _check_space(space) == "original" else self._tvalue).copy()
 
     def set_value(self, values, space: str = "original") -> None:
@@ -196,6 +198,8 @@ class Parameter:
         return f
 
     def set_fixed(self, i: int, flag: bool = True) -> None:
+        """Fix (``flag=True``) or free component ``i``; a fixed component keeps its value
+        during a fit. ParameterError if ``i`` is out of range."""
         self._check_component(i)
         self._fixed[i] = bool(flag)
 
@@ -237,9 +241,13 @@ class Parameter:
             self._lower[i], self._upper[i], self._tlower[i], self._tupper[i] = olo, ohi, lo, hi
 
     def set_lower_bound(self, i: int, v, space: str = "original") -> None:
+        """Set the lower bound of component ``i`` (in ``space``); ParameterError if it
+        is above the upper bound or not a finite number."""
         self.set_bounds(i, v, self.get_bounds(space)[i][1], space)
 
     def set_upper_bound(self, i: int, v, space: str = "original") -> None:
+        """Set the upper bound of component ``i`` (in ``space``); ParameterError if it
+        is below the lower bound or not a finite number."""
         self.set_bounds(i, self.get_bounds(space)[i][0], v, space)
 
     def check_in_bounds(self, space: str = "transformed") -> None:
@@ -283,6 +291,8 @@ class Parameter:
 
     # serialization -------------------------------------------------------------------
     def as_dict(self) -> dict:
+        """The parameter as plain data (name, values, fixed flags, bounds, transform) for
+        YAML files and run records."""
         t = self._transform
         return {
             "name": self._name,

@@ -160,6 +160,7 @@ class Bispectrum(DescriptorBase):
         return z[0].copy()
 
     def get_size(self) -> int:
+        """The number of bispectrum components per atom (length of one fingerprint row)."""
         return self.size
 
     def _run(self, nb, fit_forces, fit_stress, nprocs=1):

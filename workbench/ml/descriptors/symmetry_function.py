@@ -118,6 +118,7 @@ class SymmetryFunction(DescriptorBase):
                        np.ascontiguousarray(zl_u[:, 1], float))
 
     def get_size(self) -> int:
+        """The number of descriptor values per atom (length of one fingerprint row)."""
         return self.size
 
     def _run(self, nb, fit_forces, fit_stress, nprocs=1):
