@@ -1,10 +1,13 @@
 """Time reading all 1000 files of the bundled Si set (warm file cache).
 
-Prints the best of several runs for our reader (``Dataset``, i.e. parsing plus building
-Configuration objects), files per second, and ratios against ``ase.io.read`` and
-KLIFF's reader when those packages are importable.  Each figure is given as wall time
-and as CPU time of the process (``time.process_time``); on a machine shared with other
-work the CPU time and the ratios, measured in the same run, are the figures to compare.
+Prints the cold read first: a fresh process with an empty ``NUMBA_CACHE_DIR`` importing
+``workbench.data`` and reading the set once (the reader is plain numpy, so nothing is
+compiled; target <= 1 s).  Then the best of several warm runs for our reader
+(``Dataset``, i.e. parsing plus building Configuration objects; target <= 0.05 s), files
+per second, and ratios against ``ase.io.read`` and KLIFF's reader when those packages are
+importable.  Each figure is given as wall time and as CPU time of the process
+(``time.process_time``); on a machine shared with other work the CPU time and the
+ratios, measured in the same run, are the figures to compare.
 
     python benchmarks/bench_read.py [--repeat 5]
 """
@@ -12,7 +15,29 @@ work the CPU time and the ratios, measured in the same run, are the figures to c
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+
+COLD = """
+import json, sys, time
+w, c = time.perf_counter(), time.process_time()
+from workbench.data import Dataset
+n = len(Dataset(sys.argv[1]))
+print(json.dumps([n, time.perf_counter() - w, time.process_time() - c]))
+"""
+
+
+def cold_read(root):
+    """(files, wall, CPU) of import + first read in a fresh process, empty numba cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        out = subprocess.run([sys.executable, "-c", COLD, str(root)], env=env, check=True,
+                             capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def best_of(fn, repeat):
@@ -49,13 +74,17 @@ def main(argv=None) -> int:
     for f in files:  # warm the page cache
         f.read_bytes()
 
-    Dataset(root)  # load the compiled parser
+    n, wall, cpu = cold_read(root)
+    print(f"cold (fresh process, empty numba cache, import + read of {n} files): "
+          f"{wall:.3f} s wall, {cpu:.3f} s CPU; target <= 1 s: "
+          f"{'met' if cpu <= 1.0 else 'MISSED'} (CPU)")
+    Dataset(root)  # first call in this process
     ours = best_of(lambda: Dataset(root), args.repeat)
     n = len(files)
     print(f"{n} files, best of {args.repeat}")
     show("workbench Dataset", n, ours)
-    print(f"target <= 0.25 s: {'met' if ours[0] <= 0.25 else 'MISSED'} (wall), "
-          f"{'met' if ours[1] <= 0.25 else 'MISSED'} (CPU)")
+    print(f"warm target <= 0.05 s: {'met' if ours[0] <= 0.05 else 'MISSED'} (wall), "
+          f"{'met' if ours[1] <= 0.05 else 'MISSED'} (CPU)")
 
     try:
         import ase.io

@@ -3,8 +3,14 @@ knows (VASP OUTCAR/vasprun.xml, Quantum ESPRESSO output, ASE's extxyz, ...).
 
 Reference data is taken from the attached calculator's results (a SinglePointCalculator
 after ``ase.io.read``) and, failing that, from ``atoms.info`` (``energy``/``Energy``) and
-``atoms.arrays`` (``forces``/``force``).  ASE's stress is (1/V) dE/d(strain) in eV/A^3, the
-project convention, so it is copied without sign or unit change.
+``atoms.arrays`` (forces under the names the extended-XYZ reader accepts: ``forces``,
+``force``, ``for``).  ASE's stress is (1/V) dE/d(strain) in eV/A^3, the project
+convention, so it is copied without sign or unit change; nine values are reduced to Voigt
+order as ASE does (:data:`workbench.data.checks.VOIGT_FROM_NINE`).
+
+Values are checked by the same rules as the extended-XYZ reader
+(:mod:`workbench.data.checks`, through ``Configuration``); a ``PBC`` that ASE could not
+read as three flags (it keeps it in ``atoms.info``) is refused as the reader refuses it.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import numpy as np
 
 from workbench.errors import DatasetError
 
+from .checks import stress_to_voigt
+from .extxyz import FORCE_NAMES
+
 #: File-name patterns searched in directories, per format.
 PATTERNS = {
-    "xyz": ("*.xyz",),
-    "extxyz": ("*.xyz", "*.extxyz"),
+    "xyz": ("*.xyz", "*.xyz.gz"),
+    "extxyz": ("*.xyz", "*.extxyz", "*.xyz.gz", "*.extxyz.gz"),
     "vasp-out": ("OUTCAR*",),
     "vasp-xml": ("vasprun*.xml",),
     "espresso-out": ("*.out", "*.pwo"),
@@ -24,7 +33,7 @@ PATTERNS = {
     "traj": ("*.traj",),
     "cif": ("*.cif",),
     "vasp": ("POSCAR*", "CONTCAR*"),
-    "ase": ("*.xyz", "*.extxyz", "OUTCAR*", "vasprun*.xml", "*.pwo", "*.traj", "*.cif",
+    "ase": ("*.xyz", "*.extxyz", "*.xyz.gz", "*.extxyz.gz", "OUTCAR*", "vasprun*.xml", "*.pwo", "*.traj", "*.cif",
             "POSCAR*", "CONTCAR*"),
 }
 
@@ -34,22 +43,31 @@ def _results(atoms):
     return dict(getattr(calc, "results", {}) or {}) if calc is not None else {}
 
 
-def config_kwargs_from_ase(atoms) -> dict:
+def config_kwargs_from_ase(atoms, path=None, frame=None) -> dict:
+    """Configuration keyword arguments from an ``ase.Atoms``; ``path``/``frame`` only
+    locate an error."""
     res = _results(atoms)
     energy = res.get("energy", res.get("free_energy"))
     if energy is None:
         energy = atoms.info.get("energy", atoms.info.get("Energy"))
     forces = res.get("forces")
     if forces is None:
-        forces = atoms.arrays.get("forces", atoms.arrays.get("force"))
+        for name in FORCE_NAMES:
+            if name in atoms.arrays:
+                forces = atoms.arrays[name]
+                break
     stress = res.get("stress")
     if stress is None:
         stress = atoms.info.get("stress", atoms.info.get("Stress"))
     if stress is not None:
         stress = np.asarray(stress, dtype=np.float64)
         if stress.size == 9:
-            full = stress.reshape(3, 3)
-            stress = full[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+            stress = stress_to_voigt(np.asarray(stress).reshape(3, 3).ravel(order="F"))
+    unread = [k for k in atoms.info if k.lower() == "pbc"]
+    if unread:
+        where = "" if frame is None else f"frame {frame}: "
+        raise DatasetError(f"{where}PBC={atoms.info[unread[0]]!r}; expected three flags of "
+                           "1/0 or T/F", path)
     return {
         "cell": np.array(atoms.get_cell()[:], dtype=np.float64),
         "species": list(atoms.get_chemical_symbols()),

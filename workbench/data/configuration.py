@@ -15,6 +15,8 @@ import numpy as np
 
 from workbench.errors import DatasetError
 
+from .checks import cell_problem, configuration_problems, nonfinite_problem, \
+    species_problem
 from .weight import Weight
 
 
@@ -35,32 +37,23 @@ class Configuration:
 
     def __init__(self, cell, species, coords, PBC, energy=None, forces=None, stress=None,
                  weight=None, identifier=None, path=None):
-        self.cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
-        self.species = [str(s) for s in species]
-        self.coords = np.ascontiguousarray(coords, dtype=np.float64).reshape(-1, 3)
-        self.PBC = [bool(p) for p in PBC]
-        self.energy = None if energy is None else float(energy)
-        self.forces = None if forces is None else np.ascontiguousarray(forces, dtype=np.float64)
-        self.stress = None if stress is None else np.ascontiguousarray(stress, dtype=np.float64)
-        self.path = path
+        self._path = None if path is None else Path(path)
         if identifier is None and path is not None:
             identifier = str(path)
         self.identifier = None if identifier is None else str(identifier)
-        n = self.coords.shape[0]
-        what = f"configuration {self.identifier}" if self.identifier else "configuration"
-        if len(self.species) != n:
-            raise DatasetError(f"{what}: {len(self.species)} species for {n} atoms; expected "
-                               "one species per atom")
-        if len(self.PBC) != 3:
-            raise DatasetError(f"{what}: PBC has {len(self.PBC)} entries; expected 3")
-        if self.forces is not None and self.forces.shape != (n, 3):
-            raise DatasetError(f"{what}: forces of shape {self.forces.shape}; expected ({n}, 3)")
-        if self.stress is not None:
-            if self.stress.size == 9:
-                self.stress = self.stress.reshape(3, 3)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
-            if self.stress.shape != (6,):
-                raise DatasetError(f"{what}: stress of shape {self.stress.shape}; expected 6 "
-                                   "Voigt components (xx yy zz yz xz xy)")
+        self._coords = np.ascontiguousarray(coords, dtype=np.float64).reshape(-1, 3)
+        self._species = [str(s) for s in species]
+        self._cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
+        self._PBC = [bool(p) for p in PBC]
+        if len(self._PBC) != 3:
+            raise self._error(f"PBC has {len(self._PBC)} entries; expected 3")
+        self._energy = self._forces = self._stress = None
+        self.energy, self.forces, self.stress = energy, forces, stress
+        n = self._coords.shape[0]
+        if len(self._species) != n:
+            raise self._error(f"{len(self._species)} species for {n} atoms; expected one "
+                              "species per atom")
+        self.validate()
         self._weight = None
         self.weight = weight
 
@@ -69,19 +62,139 @@ class Configuration:
         """A configuration from arrays already checked and of the right types (the batch
         reader's shapes and dtypes); ``path`` is a string, used as the identifier."""
         self = cls.__new__(cls)
-        self.cell = cell
-        self.species = species
-        self.coords = coords
-        self.PBC = PBC
-        self.energy = energy
-        self.forces = forces
-        self.stress = stress
+        self._cell = cell
+        self._species = species
+        self._coords = coords
+        self._PBC = PBC
+        self._energy = energy
+        self._forces = forces
+        self._stress = stress
         self._path = path
         self.identifier = path
         self._weight = None
         if weight is not None:
             self.weight = weight
         return self
+
+    # -- checked data --------------------------------------------------------------------
+    def describe(self, index=None) -> str:
+        """"configuration <identifier>", or "configuration <index>" for an unnamed one."""
+        if self.identifier is not None:
+            return f"configuration {self.identifier}"
+        return "configuration" if index is None else f"configuration {index} (unnamed)"
+
+    def _error(self, problem, index=None):
+        return DatasetError(f"{self.describe(index)}: {problem}")
+
+    def validate(self, index=None) -> "Configuration":
+        """Check the data as it is now (after any in-place edit): finite coordinates, cell,
+        energy, forces and stress, known species, a right-handed non-singular periodic
+        cell.  Raises :class:`DatasetError` naming the configuration (by ``index`` when it
+        has no identifier); returns self."""
+        problems = configuration_problems(self._cell, self._species, self._coords, self._PBC,
+                                          self._energy, self._forces, self._stress)
+        if problems:
+            raise self._error("; ".join(problems), index)
+        n = self._coords.shape[0]
+        if self._forces is not None and self._forces.shape != (n, 3):
+            raise self._error(f"forces of shape {self._forces.shape}; expected ({n}, 3)",
+                              index)
+        if len(self._species) != n:
+            raise self._error(f"{len(self._species)} species for {n} atoms; expected one "
+                              "species per atom", index)
+        return self
+
+    @property
+    def cell(self):
+        return self._cell
+
+    @cell.setter
+    def cell(self, value):
+        cell = np.ascontiguousarray(value, dtype=np.float64).reshape(3, 3)
+        problem = (nonfinite_problem("cell", cell) or cell_problem(cell, self._PBC))
+        if problem:
+            raise self._error(problem)
+        self._cell = cell
+
+    @property
+    def coords(self):
+        return self._coords
+
+    @coords.setter
+    def coords(self, value):
+        coords = np.ascontiguousarray(value, dtype=np.float64).reshape(-1, 3)
+        problem = nonfinite_problem("coordinates", coords)
+        if problem:
+            raise self._error(problem)
+        self._coords = coords
+
+    @property
+    def species(self):
+        return self._species
+
+    @species.setter
+    def species(self, value):
+        species = [str(s) for s in value]
+        problem = species_problem(species)
+        if problem:
+            raise self._error(problem)
+        self._species = species
+
+    @property
+    def PBC(self):
+        return self._PBC
+
+    @PBC.setter
+    def PBC(self, value):
+        pbc = [bool(p) for p in value]
+        if len(pbc) != 3:
+            raise self._error(f"PBC has {len(pbc)} entries; expected 3")
+        self._PBC = pbc
+
+    @property
+    def energy(self):
+        return self._energy
+
+    @energy.setter
+    def energy(self, value):
+        energy = None if value is None else float(value)
+        if energy is not None and energy - energy != 0.0:
+            raise self._error(nonfinite_problem("energy", energy))
+        self._energy = energy
+
+    @property
+    def forces(self):
+        return self._forces
+
+    @forces.setter
+    def forces(self, value):
+        forces = None if value is None else np.ascontiguousarray(value, dtype=np.float64)
+        if forces is not None:
+            n = self._coords.shape[0]
+            if forces.shape != (n, 3):
+                raise self._error(f"forces of shape {forces.shape}; expected ({n}, 3)")
+            problem = nonfinite_problem("forces", forces)
+            if problem:
+                raise self._error(problem)
+        self._forces = forces
+
+    @property
+    def stress(self):
+        return self._stress
+
+    @stress.setter
+    def stress(self, value):
+        stress = None if value is None else np.ascontiguousarray(value, dtype=np.float64)
+        if stress is not None:
+            if stress.size == 9:  # a 3x3 tensor: yz, xz, xy from the upper triangle
+                stress = stress.reshape(3, 3)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+            if stress.shape != (6,):
+                raise self._error(f"stress of shape {stress.shape}; expected 6 Voigt "
+                                  "components (xx yy zz yz xz xy)")
+            problem = nonfinite_problem("stress", stress)
+            if problem:
+                raise self._error(problem)
+        self._stress = stress
 
     @property
     def path(self):
@@ -157,10 +270,10 @@ class Configuration:
         codes = np.array([names.index(s) for s in self.species]) if self.species else \
             np.zeros(0, int)
         order = np.argsort(codes, kind="stable")
-        self.species = [self.species[i] for i in order]
-        self.coords = self.coords[order]
-        if self.forces is not None:
-            self.forces = self.forces[order]
+        self._species = [self._species[i] for i in order]
+        self._coords = self._coords[order]
+        if self._forces is not None:
+            self._forces = self._forces[order]
         if self._weight is not None:
             fw = self._weight._forces_weight
             if isinstance(fw, np.ndarray) and fw.ndim >= 1 and fw.shape[0] == len(order):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from workbench.errors import DatasetError, DatasetErrors
 
-from .ase_io import PATTERNS, read_with_ase
+from .ase_io import PATTERNS, config_kwargs_from_ase, read_with_ase
 from .configuration import Configuration
-from .extxyz import read_extxyz, write_extxyz
+from .extxyz import read_extxyz_frames, write_extxyz
 
 log = logging.getLogger(__name__)
 
@@ -29,31 +29,51 @@ def write_config(path, config: Configuration) -> None:
 
 def find_files(path, file_format="xyz") -> list[Path]:
     """Files of ``file_format`` under ``path`` (recursive), in sorted, deterministic order.
-    Hidden files and directories are skipped."""
-    return [Path(f) for f in _find_file_names(path, file_format)]
+    Hidden files and directories are skipped; a symbolic link that cannot be resolved (a
+    loop) raises :class:`DatasetError`."""
+    files, problems = _find_file_names(path, file_format, with_problems=True)
+    if problems:
+        raise problems[0] if len(problems) == 1 else DatasetErrors(problems)
+    return [Path(f) for f in files]
 
 
-def _find_file_names(path, file_format="xyz") -> list[str]:
-    """:func:`find_files` as strings (``str(Path)`` of each), without building Paths.
+def _find_file_names(path, file_format="xyz", with_problems=False):
+    """:func:`find_files` as strings (``str(Path)`` of each), without building Paths; with
+    ``with_problems`` also the DatasetErrors of entries that could not be resolved.
 
     Same rules as ``Path.rglob`` for each pattern: names matched case-sensitively,
     symlinked files included, symlinked directories not entered; sorted like Paths
     (component by component)."""
     path = Path(path)
-    if path.is_file():
-        return [str(path)]
-    if not path.is_dir():
+    problems: list[DatasetError] = []
+    try:
+        is_file, is_dir = path.is_file(), path.is_dir()
+    except OSError as exc:
+        raise _link_error(path, exc) from None
+    if is_file:
+        found = [str(path)]
+    elif not is_dir:
+        if path.is_symlink():
+            raise _link_error(path, None)
         raise DatasetError("no such file or directory", path)
-    patterns = PATTERNS.get(file_format, ("*",))
-    base = str(path)
-    prefix = "" if base == "." else os.path.join(base, "")
-    found = []
-    _walk(prefix, (), patterns, found)
-    found.sort()
-    return [prefix + "/".join(parts) for parts in found]
+    else:
+        patterns = PATTERNS.get(file_format, ("*",))
+        base = str(path)
+        prefix = "" if base == "." else os.path.join(base, "")
+        parts: list = []
+        _walk(prefix, (), patterns, parts, problems)
+        parts.sort()
+        found = [prefix + "/".join(p) for p in parts]
+    return (found, problems) if with_problems else found
 
 
-def _walk(prefix, rel, patterns, found):
+def _link_error(path, exc):
+    why = "a symbolic link loop" if exc is None or exc.errno == 40 else exc.strerror
+    return DatasetError(f"cannot resolve the symbolic link ({why}); expected a link to an "
+                        "existing file or directory", path)
+
+
+def _walk(prefix, rel, patterns, found, problems):
     try:
         with os.scandir(prefix + "".join(p + "/" for p in rel) or ".") as it:
             entries = list(it)
@@ -63,10 +83,16 @@ def _walk(prefix, rel, patterns, found):
         name = entry.name
         if name.startswith("."):
             continue
-        if entry.is_dir() and not entry.is_symlink():
-            _walk(prefix, rel + (name,), patterns, found)
-        elif any(fnmatchcase(name, pat) for pat in patterns) and entry.is_file():
-            found.append(rel + (name,))
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                _walk(prefix, rel + (name,), patterns, found, problems)
+            elif any(fnmatchcase(name, pat) for pat in patterns):
+                if entry.is_file():
+                    found.append(rel + (name,))
+                elif entry.is_symlink() and not os.path.exists(entry.path):
+                    problems.append(_link_error(entry.path, None))
+        except OSError as exc:  # e.g. a symbolic link loop
+            problems.append(_link_error(entry.path, exc))
 
 
 class Dataset:
@@ -91,26 +117,31 @@ class Dataset:
 
     # -- building ------------------------------------------------------------------------
     def _read_file(self, f, weight):
+        """The configurations of one file; a file of several frames gives identifiers
+        ``path@k`` (k from 0), and its errors say "frame k"."""
         if self.file_format == "xyz":
-            return [Configuration(weight=weight, identifier=str(f), path=f, **read_extxyz(f))]
+            frames = read_extxyz_frames(f)
+            many = len(frames) > 1
+            return [Configuration(weight=weight, identifier=f"{f}@{k}" if many else str(f),
+                                  path=f, **d) for k, d in enumerate(frames)]
         frames = read_with_ase(f, self.file_format)
         many = len(frames) > 1
         out = []
         for k, atoms in enumerate(frames):
             ident = f"{f}@{k}" if many else str(f)
             try:
-                out.append(Configuration.from_ase(atoms, weight=weight, identifier=ident,
-                                                  path=f))
+                out.append(Configuration(weight=weight, identifier=ident, path=f,
+                                         **config_kwargs_from_ase(atoms, f, k)))
             except DatasetError as exc:
                 raise DatasetError(f"frame {k}: {exc.reason}", f) from None
         return out
 
     def add_configs(self, path, weight=None) -> list[Configuration]:
         """Read ``path`` and append its configurations; returns the new ones."""
-        files = _find_file_names(path, self.file_format)
-        new, errors = [], []
+        files, errors = _find_file_names(path, self.file_format, with_problems=True)
+        new = []
         if self.file_format == "xyz":
-            from ._fastread import read_configs
+            from ._batchread import read_configs
             fast = read_configs(files, weight)
         else:
             fast = [None] * len(files)
@@ -126,7 +157,7 @@ class Dataset:
                 new.append(got)
         if errors:
             if self.on_error == "raise":
-                if len(errors) == 1 and len(files) == 1:
+                if len(errors) == 1 and len(files) <= 1:
                     raise errors[0]
                 raise DatasetErrors(errors)
             self.skipped.extend(errors)

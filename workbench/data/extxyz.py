@@ -36,18 +36,25 @@ import re
 import warnings
 
 import numpy as np
-from ase.data import chemical_symbols
 
 from workbench.atomic import write_text_atomic
 from workbench.errors import DatasetError
 
-_KNOWN_SPECIES = frozenset(chemical_symbols)
+from .checks import KNOWN_SPECIES as _KNOWN_SPECIES
+from .checks import VOIGT_FROM_NINE, cell_problem
+
 _TRUE = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
 _KV = re.compile(
     r"\s*([^\s=\"']+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|\{([^}]*)\}|([^\s\"'{]+)))?"
 )
 _TYPES = {"S", "R", "I", "L"}
-_VOIGT_FROM_FULL = (0, 4, 8, 5, 2, 1)
+#: Plain decimal notation (ASCII digits, optional sign, point and exponent); NaN and inf
+#: spellings are matched separately so that they are reported as such.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+#: Column names read as forces: KLIFF writes ``force`` (1.x also ``for``), ASE ``forces``.
+FORCE_NAMES = ("force", "forces", "for")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _err(msg, path, line=None):
@@ -60,6 +67,15 @@ def _read_text(path) -> str:
             data = fh.read()
     except OSError as exc:
         raise _err(f"cannot open file: {exc.strerror}", path) from None
+    return decode_text(data, path)
+
+
+def decode_text(data: bytes, path=None) -> str:
+    """The file's text, or a DatasetError naming the line of a NUL, BOM or bad byte."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise _err("the file starts with a UTF-8 byte order mark (BOM); expected the atom "
+                   "count as the first characters (save the file as UTF-8 without BOM)",
+                   path, 1)
     nul = data.find(b"\x00")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
@@ -73,9 +89,27 @@ def _read_text(path) -> str:
             "extended-XYZ file", path, line) from None
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines ended by \\n, \\r\\n or \\r only (unlike str.splitlines, a form feed or
+    U+0085 does not end a line, so line numbers match what editors show)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def parse_comment(comment: str, path=None, line: int = 2) -> dict[str, str]:
-    """Split the comment line into ``{key: value}`` (keys as written, values unquoted)."""
+    """Split the comment line into ``{key: value}`` (keys as written, values unquoted).
+    A key given twice (case-insensitively, as keys are matched) is an error."""
+    bad = _CONTROL.search(comment)
+    if bad:
+        raise _err(f"control character U+{ord(bad.group()):04X} in the comment line; "
+                   "expected printable key=value text on one line", path, line)
     out: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    twice = None
     pos, end = 0, len(comment)
     while pos < end:
         if comment[pos:].strip() == "":
@@ -86,10 +120,26 @@ def parse_comment(comment: str, path=None, line: int = 2) -> dict[str, str]:
             raise _err(f"cannot parse the comment line near {rest[:40]!r}; expected "
                        'key=value pairs (quote values with spaces: Lattice="...")', path, line)
         key = m.group(1)
+        low = key.lower()
+        if low in seen and twice is None:
+            twice = (key, seen[low])
+        seen[low] = key
         vals = [g for g in m.group(2, 3, 4, 5) if g is not None]
         out[key] = vals[0] if vals else "T"
         pos = m.end()
+    if twice:
+        raise _err(f"key {twice[0]!r} is given twice on the comment line (also as "
+                   f"{twice[1]!r}); expected each key once", path, line)
     return out
+
+
+def parse_number(token: str) -> float | None:
+    """``float(token)`` for plain decimal notation (and NaN/inf spellings, which the
+    caller rejects as non-finite); None for anything else, e.g. ``1_0`` or full-width
+    digits that Python's float() would accept."""
+    if _DECIMAL.fullmatch(token) or _NONFINITE.fullmatch(token):
+        return float(token)
+    return None
 
 
 def _floats(text, what, count, path, line):
@@ -97,12 +147,12 @@ def _floats(text, what, count, path, line):
     if count is not None and len(parts) not in (count if isinstance(count, tuple) else (count,)):
         want = " or ".join(map(str, count)) if isinstance(count, tuple) else str(count)
         raise _err(f"{what} has {len(parts)} values; expected {want} numbers", path, line)
-    try:
-        vals = np.array([float(p) for p in parts], dtype=np.float64)
-    except ValueError:
+    vals = [parse_number(p) for p in parts]
+    if None in vals:
         want = "a finite number" if count == 1 else f"{count} finite numbers"
         raise _err(f"{what} value {text.strip()!r} is not numeric; expected {want}",
-                   path, line) from None
+                   path, line)
+    vals = np.array(vals, dtype=np.float64)
     if not np.all(np.isfinite(vals)):
         raise _err(f"{what} contains NaN or inf ({text.strip()!r}); expected finite numbers",
                    path, line)
@@ -133,49 +183,67 @@ def _column(cols, names):
     return None
 
 
-def read_extxyz(path) -> dict:
-    """Read one configuration; returns a dict with ``cell, species, coords, PBC, energy,
-    forces, stress`` (missing properties are None).  Raises :class:`DatasetError` naming the
-    file and line for any malformed input."""
-    text = _read_text(path)
-    return parse_extxyz(text, path)
+class Header:
+    """What the first two lines of a frame say: atom count, columns and per-frame values."""
+
+    __slots__ = ("natoms", "cols", "ncol", "species_col", "pos_col", "force_col", "cell",
+                 "pbc", "energy", "stress", "properties", "first")
+
+    def columns(self, names):
+        return _column(self.cols, names)
 
 
-def parse_extxyz(text: str, path=None) -> dict:
-    if text.strip() == "":
-        raise _err("empty file; expected an atom count on line 1", path, 1)
-    lines = text.splitlines()
+def _atom_count(text, path, line):
     try:
-        natoms = int(lines[0])
+        natoms = int(text)
     except ValueError:
-        raise _err(f"expected the number of atoms (an integer) on line 1, found "
-                   f"{lines[0].strip()[:40]!r}", path, 1) from None
+        natoms = None
+    if natoms is None or not _DECIMAL.fullmatch(text.strip()):
+        raise _err(f"expected the number of atoms (an integer) on line {line}, found "
+                   f"{text.strip()[:40]!r}", path, line)
     if natoms < 1:
-        raise _err(f"atom count {natoms} on line 1; expected a positive integer", path, 1)
-    if len(lines) < 2:
-        raise _err("truncated file: it ends after line 1; expected a comment line with "
-                   "Lattice/PBC/Properties and the atom lines", path, 1)
-    info = parse_comment(lines[1], path, 2)
+        raise _err(f"atom count {natoms} on line {line}; expected a positive integer",
+                   path, line)
+    return natoms
+
+
+def _looks_like_atom_line(comment) -> bool:
+    toks = comment.split()
+    return (len(toks) >= 4 and toks[0] in _KNOWN_SPECIES and "=" not in comment
+            and all(_DECIMAL.fullmatch(t) for t in toks[1:]))
+
+
+def parse_header(count_line: str, comment: str, path=None, first: int = 1) -> Header:
+    """Parse a frame's count line (file line ``first``) and comment line (``first + 1``)."""
+    h = Header()
+    h.first = first
+    cl = first + 1
+    h.natoms = _atom_count(count_line, path, first)
+    if _looks_like_atom_line(comment):
+        raise _err(f"line {cl} looks like an atom line ({comment.strip()[:40]!r}): the "
+                   "comment line is missing; expected a line with Lattice/PBC/Properties "
+                   "between the atom count and the atoms", path, cl)
+    info = parse_comment(comment, path, cl)
     lower = {k.lower(): v for k, v in info.items()}
-    cols = parse_properties(lower.get("properties", "species:S:1:pos:R:3"), path, 2)
-    ncol = cols[-1][3] + cols[-1][2]
-    species_col = _column(cols, ("species", "symbols", "element"))
-    pos_col = _column(cols, ("pos", "positions"))
-    force_col = _column(cols, ("force", "forces"))
+    h.properties = lower.get("properties")
+    cols = h.cols = parse_properties(lower.get("properties", "species:S:1:pos:R:3"), path, cl)
+    h.ncol = cols[-1][3] + cols[-1][2]
+    species_col = h.species_col = _column(cols, ("species", "symbols", "element"))
+    pos_col = h.pos_col = _column(cols, ("pos", "positions"))
+    force_col = h.force_col = _column(cols, FORCE_NAMES)
     if species_col is None or pos_col is None:
         raise _err(f"Properties={lower.get('properties')} lacks a species or pos column; "
-                   "expected e.g. species:S:1:pos:R:3:force:R:3", path, 2)
+                   "expected e.g. species:S:1:pos:R:3:force:R:3", path, cl)
     if species_col[2] != 1 or species_col[1] != "S":
-        raise _err("the species column must be species:S:1", path, 2)
+        raise _err("the species column must be species:S:1", path, cl)
     if pos_col[2] != 3:
         raise _err(f"positions have {pos_col[2]} components (pos:R:{pos_col[2]}); expected "
-                   "pos:R:3", path, 2)
+                   "pos:R:3", path, cl)
     if force_col is not None and force_col[2] != 3:
         raise _err(f"forces of wrong shape: {force_col[0]}:R:{force_col[2]} gives "
                    f"{force_col[2]} components per atom; expected {force_col[0]}:R:3 "
-                   "(an N x 3 array)", path, 2)
+                   "(an N x 3 array)", path, cl)
 
-    # --- per-frame values ---------------------------------------------------------------
     pbc = None
     if "pbc" in lower:
         toks = lower["pbc"].split()
@@ -184,9 +252,9 @@ def parse_extxyz(text: str, path=None) -> dict:
         except KeyError:
             pbc = []
         if len(pbc) != 3:
-            raise _err(f"PBC={lower['pbc']!r}; expected three flags of 1/0 or T/F", path, 2)
+            raise _err(f"PBC={lower['pbc']!r}; expected three flags of 1/0 or T/F", path, cl)
     if "lattice" in lower:
-        cell = _floats(lower["lattice"], "Lattice", 9, path, 2).reshape(3, 3)
+        cell = _floats(lower["lattice"], "Lattice", 9, path, cl).reshape(3, 3)
         if pbc is None:
             pbc = [True, True, True]
     else:
@@ -195,61 +263,131 @@ def parse_extxyz(text: str, path=None) -> dict:
             pbc = [False, False, False]
         if any(pbc):
             raise _err(f"PBC={lower['pbc']!r} is periodic but no Lattice is given; "
-                       'expected Lattice="a1 a2 a3" (9 numbers)', path, 2)
+                       'expected Lattice="a1 a2 a3" (9 numbers)', path, cl)
     if any(pbc) or "lattice" in lower and np.any(cell):
-        a, b, c, d, e, f, g, h, i = cell.ravel().tolist()
-        det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
-        scale = ((a * a + b * b + c * c) * (d * d + e * e + f * f)
-                 * (g * g + h * h + i * i)) ** 0.5
-        if scale == 0.0 or abs(det) <= 1e-10 * scale:
-            raise _err(f"singular cell (determinant {det:.6g}); expected three linearly "
-                       "independent lattice vectors", path, 2)
-        if det < 0:
-            raise _err(f"left-handed cell (determinant {det:.6g} < 0); expected a1, a2, a3 "
-                       "to follow the right-hand rule", path, 2)
-    energy = None
+        problem = cell_problem(cell, pbc)
+        if problem:
+            raise _err(problem, path, cl)
+    h.cell, h.pbc = cell, pbc
+    h.energy = None
     if "energy" in lower:
-        energy = float(_floats(lower["energy"], "Energy", 1, path, 2)[0])
-    stress = None
+        h.energy = float(_floats(lower["energy"], "Energy", 1, path, cl)[0])
+    h.stress = None
     if "stress" in lower:
-        s = _floats(lower["stress"], "Stress", (6, 9), path, 2)
-        stress = s if s.size == 6 else s[list(_VOIGT_FROM_FULL)]
+        s = _floats(lower["stress"], "Stress", (6, 9), path, cl)
+        h.stress = s if s.size == 6 else s[list(VOIGT_FROM_NINE)]
+    return h
 
-    # --- atom block ---------------------------------------------------------------------
-    body = lines[2:2 + natoms]
-    extra = lines[2 + natoms:]
-    for k, ln in enumerate(extra):
-        if ln.strip():
-            lineno = 3 + natoms + k
-            hint = ""
-            if ln.strip().isdigit():
-                hint = ("; the file seems to hold several frames: read it with "
-                        "file_format='extxyz' (ASE)")
-            raise _err(f"wrong atom count: line 1 declares {natoms} atoms but more atom "
-                       f"lines follow{hint}", path, lineno)
+
+def read_extxyz(path) -> dict:
+    """Read one configuration; returns a dict with ``cell, species, coords, PBC, energy,
+    forces, stress`` (missing properties are None).  Raises :class:`DatasetError` naming the
+    file and line for any malformed input, and for a file holding several frames."""
+    text = _read_text(path)
+    return parse_extxyz(text, path)
+
+
+def read_extxyz_frames(path) -> list[dict]:
+    """Every frame of a (possibly multi-frame) file, as :func:`read_extxyz` dicts."""
+    return parse_frames(_read_text(path), path)
+
+
+def parse_extxyz(text: str, path=None) -> dict:
+    lines = split_lines(text)
+    frame, end, h = _parse_frame(lines, 0, text, path)
+    nxt = _next_frame(lines, end, h, path)
+    if nxt is not None:
+        raise _err(f"the file holds several frames (the next starts here, after the "
+                   f"{h.natoms} atoms declared on line 1); expected one configuration: "
+                   "read it with Dataset(path), which reads every frame", path, nxt + 1)
+    return frame
+
+
+def parse_frames(text: str, path=None) -> list[dict]:
+    """All frames of a file; errors in frame k > 0 say so ("frame k: ...")."""
+    lines = split_lines(text)
+    frames, pos = [], 0
+    while True:
+        try:
+            frame, end, h = _parse_frame(lines, pos, text, path)
+            frames.append(frame)
+            pos = _next_frame(lines, end, h, path)
+        except DatasetError as exc:
+            if not frames:
+                raise
+            raise _err(f"frame {len(frames)}: {exc.reason}", path, exc.line) from None
+        if pos is None:
+            return frames
+
+
+def _next_frame(lines, end, h, path):
+    """Index of the next frame's count line after ``end``, None at the end of the file;
+    a non-blank line that is not an atom count means too many atom lines."""
+    k = end
+    while k < len(lines) and not lines[k].strip():
+        k += 1
+    if k == len(lines):
+        return None
+    ln = lines[k]
+    if ln.strip().isdigit() and ln.strip().isascii():
+        return k
+    raise _err(f"wrong atom count: line {h.first} declares {h.natoms} atoms "
+               "but more atom lines follow", path, k + 1)
+
+
+def _parse_frame(lines, start, text, path):
+    """The frame whose count line is ``lines[start]``: (dict, index after its atoms,
+    its Header)."""
+    first = start + 1
+    if start == 0 and text.strip() == "":
+        raise _err("empty file; expected an atom count on line 1", path, 1)
+    if len(lines) < start + 2:
+        _atom_count(lines[start], path, first)
+        raise _err(f"truncated file: it ends after line {first}; expected a comment line "
+                   "with Lattice/PBC/Properties and the atom lines", path, first)
+    h = parse_header(lines[start], lines[start + 1], path, first)
+    natoms, ncol = h.natoms, h.ncol
+    body = lines[start + 2:start + 2 + natoms]
     if len(body) < natoms:
-        last = body[-1] if body else lines[1]
+        last = body[-1] if body else lines[start + 1]
         nfound = len(body)
         if nfound == 0:
             raise _err(f"truncated file: it ends after the comment line; expected {natoms} "
-                       "atom lines", path, 2)
+                       "atom lines", path, first + 1)
         if body and len(last.split()) < ncol and not text.endswith(("\n", "\r")):
-            raise _err(f"truncated file: line {2 + nfound} is incomplete "
+            raise _err(f"truncated file: line {first + 1 + nfound} is incomplete "
                        f"({len(last.split())} of {ncol} columns) and the file ends there; "
-                       f"expected {natoms} atom lines", path, 2 + nfound)
-        raise _err(f"wrong atom count: line 1 declares {natoms} atoms but only {nfound} "
-                   f"atom lines follow (file ends at line {2 + nfound})", path, 1)
+                       f"expected {natoms} atom lines", path, first + 1 + nfound)
+        raise _err(f"wrong atom count: line {first} declares {natoms} atoms but only "
+                   f"{nfound} atom lines follow (file ends at line {first + 1 + nfound})",
+                   path, first)
+    frame = {"cell": h.cell, "PBC": h.pbc, "energy": h.energy, "stress": h.stress}
     flat = " ".join(body).split()
     if len(flat) == natoms * ncol:
-        species = flat[species_col[3]::ncol]
+        species = flat[h.species_col[3]::ncol]
         if not set(species) - _KNOWN_SPECIES:
-            got = _fast_block(flat, natoms, ncol, species_col, pos_col, force_col)
+            got = _fast_block(flat, natoms, ncol, h.species_col, h.pos_col, h.force_col)
             if got is not None:
-                coords, forces = got
-                return {"cell": cell, "species": species, "coords": coords, "PBC": pbc,
-                        "energy": energy, "forces": forces, "stress": stress}
-    _diagnose(body, ncol, lower.get("properties"), text, path, species_col, pos_col, force_col)
-    raise _err("malformed atom block", path, 3)  # pragma: no cover - _diagnose raises
+                frame["species"], (frame["coords"], frame["forces"]) = species, got
+                warn_if_no_forces(h, path)
+                return frame, start + 2 + natoms, h
+    _diagnose(body, ncol, h.properties, text, path, h.species_col, h.pos_col, h.force_col,
+              first + 2)
+    raise _err("malformed atom block", path, first + 2)  # pragma: no cover - _diagnose raises
+
+
+def warn_if_no_forces(h, path):
+    """Warn when a frame has per-atom columns besides species and positions but none of
+    them is forces (e.g. velocities): they are not read as forces."""
+    if h.force_col is None and len(h.cols) > 2:
+        names = ", ".join(c[0] for c in h.cols if c not in (h.species_col, h.pos_col))
+        warnings.warn(f"{path}, line {h.first + 1}: per-atom columns ({names}) but no "
+                      f"forces; forces are read only from a column named "
+                      f"{', '.join(FORCE_NAMES)}", NoForcesWarning, stacklevel=5)
+
+
+class NoForcesWarning(UserWarning):
+    """A file has per-atom columns besides species and positions, but none is forces."""
 
 
 def _fast_block(flat, natoms, ncol, species_col, pos_col, force_col):
@@ -267,8 +405,10 @@ def _fast_block(flat, natoms, ncol, species_col, pos_col, force_col):
                 return None
             vals = vals.reshape(natoms, nnum)
         else:
-            vals = np.array([list(map(float, flat[c[3] + j::ncol])) for c in wanted
-                             for j in range(3)], dtype=np.float64).T
+            cols = [flat[c[3] + j::ncol] for c in wanted for j in range(3)]
+            if not all(_DECIMAL.fullmatch(t) for col in cols for t in col):
+                return None
+            vals = np.array([list(map(float, col)) for col in cols], dtype=np.float64).T
     except (ValueError, DeprecationWarning):
         return None
     if not np.isfinite(vals).all():
@@ -278,57 +418,53 @@ def _fast_block(flat, natoms, ncol, species_col, pos_col, force_col):
     return coords, forces
 
 
-def _diagnose(body, ncol, prop, text, path, species_col, pos_col, force_col):
-    """Slow per-line pass that names the first offending line."""
+def _diagnose(body, ncol, prop, text, path, species_col, pos_col, force_col, first=3):
+    """Slow per-line pass that names the first offending line (atom lines start at file
+    line ``first``)."""
     rows = [ln.split() for ln in body]
     lens = {len(r) for r in rows}
     if lens != {ncol}:
-        _column_error(rows, ncol, lens, prop, text, path)
+        _column_error(rows, ncol, lens, prop, text, path, first)
     arr = np.array(rows)
     species = arr[:, species_col[3]].tolist()
     bad = set(species) - _KNOWN_SPECIES
     if bad:
         k = next(i for i, s in enumerate(species) if s in bad)
         raise _err(f"unknown element symbol {species[k]!r}; expected a chemical symbol such "
-                   "as Si or C", path, 3 + k)
-    _numeric(arr, rows, pos_col, "coordinates", path)
+                   "as Si or C", path, first + k)
+    _numeric(arr, rows, pos_col, "coordinates", path, first)
     if force_col is not None:
-        _numeric(arr, rows, force_col, "forces", path)
+        _numeric(arr, rows, force_col, "forces", path, first)
 
 
-def _column_error(rows, ncol, lens, prop, text, path):
+def _column_error(rows, ncol, lens, prop, text, path, first=3):
     if len(lens) == 1:
         (n,) = lens
         raise _err(f"Properties={prop} declares {ncol} columns but every atom line has {n}; "
-                   "expected the Properties string to match the columns", path, 3)
+                   "expected the Properties string to match the columns", path, first)
     for k, r in enumerate(rows):
         if len(r) != ncol:
             if k == len(rows) - 1 and len(r) < ncol and not text.endswith(("\n", "\r")):
-                raise _err(f"truncated file: line {3 + k} is incomplete ({len(r)} of {ncol} "
-                           "columns) and the file ends there", path, 3 + k)
+                raise _err(f"truncated file: line {first + k} is incomplete ({len(r)} of "
+                           f"{ncol} columns) and the file ends there", path, first + k)
             word = "missing" if len(r) < ncol else "extra"
             raise _err(f"{word} columns: found {len(r)} columns; expected {ncol} "
-                       f"(Properties={prop})", path, 3 + k)
+                       f"(Properties={prop})", path, first + k)
 
 
-def _numeric(arr, rows, col, what, path):
+def _numeric(arr, rows, col, what, path, first=3):
     _, _, cnt, start = col
     block = arr[:, start:start + cnt]
-    try:
-        vals = block.astype(np.float64)
-    except ValueError:
-        for k in range(block.shape[0]):
-            for tok in block[k]:
-                try:
-                    float(tok)
-                except ValueError:
-                    raise _err(f"non-numeric value {str(tok)!r} in the {what}; expected {cnt} "
-                               "numbers", path, 3 + k) from None
-        raise
+    for k in range(block.shape[0]):
+        for tok in block[k]:
+            if parse_number(str(tok)) is None:
+                raise _err(f"non-numeric value {str(tok)!r} in the {what}; expected {cnt} "
+                           "numbers in plain decimal notation", path, first + k)
+    vals = block.astype(np.float64)
     if not np.isfinite(vals).all():
         k = int(np.argwhere(~np.isfinite(vals))[0, 0])
         raise _err(f"NaN or inf in the {what} ({' '.join(block[k])}); expected finite numbers",
-                   path, 3 + k)
+                   path, first + k)
     return vals
 
 
