@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except OSError as exc:  # a file or folder the user named cannot be read or written
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM where a command handles it
         print(f"workbench {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(exc, "signum", 2)

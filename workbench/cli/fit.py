@@ -64,12 +64,17 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
     from workbench.fit.setup_file import build_setup
     from workbench.runs import resolve_store
 
-    setup = build_setup(config)
+    from workbench.fit.setup_checks import check_writable_directory
+
+    def output_directory(cfg):
+        return Path(out) if out is not None else cfg.base / cfg.section("output").get(
+            "directory", "fit-output")
+
+    # the output directory is checked with the rest of the set-up, before the data load
+    setup = build_setup(config, lambda cfg: check_writable_directory(output_directory(cfg)))
     model, loss, train, test = setup.model, setup.loss, setup.train, setup.test
     fit, output = setup.fit, dict(setup.output or {})
-    directory = Path(out) if out is not None else setup.config.base / output.get(
-        "directory", "fit-output")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = output_directory(setup.config)
 
     print(f"fitting {model.get_num_opt_params()} parameters "
           f"({', '.join(loss.names())}) of {type(model).__name__} to {len(train)} "
@@ -91,7 +96,8 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
     kim_dir = None
     kim_name = output.get("kim_model")
     if write_kim and kim_name:
-        kim_dir = Path(model.write_kim_model(directory / kim_name))
+        # replaces only a KIM directory the workbench wrote (an earlier run's)
+        kim_dir = Path(model.write_kim_model(directory / kim_name, overwrite=True))
     splits = [predictions("train", model, train), predictions("test", model, test)]
     rmse = {s.label: s.rmse() for s in splits if s is not None}
     lines = [f"{name} = {value:.8g}" for name, value in zip(loss.names(), result.x)]
@@ -153,15 +159,56 @@ def _make_session(setup, directory, store, resume, stream):
     session = FitSession(setup.loss, method=fit["method"], options=fit.get("options") or {},
                          **common)
     if store is None:
-        session.checkpoint_path = directory / output.get("checkpoint", "checkpoint.json")
+        session.checkpoint_path = _unused(directory / output.get("checkpoint",
+                                                                 "checkpoint.json"))
     else:
         session.checkpoint_path = store.artifact_dir(session.run_id) / "checkpoint.json"
     return session
 
 
+def _unused(path: Path) -> Path:
+    """``path``, or ``stem-2.json``, ``stem-3.json``... if taken: a new run never
+    overwrites the checkpoint an earlier (perhaps killed) run left there."""
+    k = 1
+    candidate = path
+    while candidate.exists():
+        k += 1
+        candidate = path.with_name(f"{path.stem}-{k}{path.suffix}")
+    return candidate
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch system's time limit) handled like Ctrl-C; ``signum`` is kept."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def run(args) -> int:
-    outcome = run_fit(args.config, out=args.out, progress=not args.no_progress,
-                      write_kim=not args.no_kim,
-                      store=None if args.no_store else (args.store or "default"),
-                      resume=args.resume, properties=args.properties)
-    return 0 if outcome.session.state in ("finished", "stopped") else 1
+    """The command: SIGTERM and SIGINT stop the fit cleanly (best parameters, model and
+    report written) and the exit code is 128 + the signal number."""
+    import signal
+
+    received = {}
+
+    def on_signal(signum, frame):
+        received["signum"] = signum
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        outcome = run_fit(args.config, out=args.out, progress=not args.no_progress,
+                          write_kim=not args.no_kim,
+                          store=None if args.no_store else (args.store or "default"),
+                          resume=args.resume, properties=args.properties)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    session = outcome.session
+    if "signum" in received and session.stop_reason == "interrupted":
+        name = signal.Signals(received["signum"]).name
+        print(f"workbench fit: interrupted by {name}: the best parameters found were written "
+              f"to {outcome.model_yaml} (report: {outcome.report})", file=sys.stderr)
+        return 128 + received["signum"]
+    return 0 if session.state in ("finished", "stopped") else 1

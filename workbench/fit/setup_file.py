@@ -416,11 +416,21 @@ def build_loss(model, configs, fit: dict):
     return calc, loss
 
 
-def build_setup(source) -> FitSetup:
-    """Read a fit config and build data (train/test), model, calculator and loss."""
+def build_setup(source, before_data=None) -> FitSetup:
+    """Read a fit config and build data (train/test), model, calculator and loss.
+
+    Everything that needs no data is checked first (the model and its settings, the
+    method, options and bounds, the output names: ``setup_checks``), then
+    ``before_data(cfg)`` runs (e.g. the CLI's output-directory check), and only then is
+    the data set read."""
+    from workbench.fit.setup_checks import check_fit_settings
+
     cfg = load_config(source)
-    ds, _root, excluded, test_idx = build_dataset(cfg)
     model = build_model(cfg)
+    check_fit_settings(cfg, model)
+    if before_data is not None:
+        before_data(cfg)
+    ds, _root, excluded, test_idx = build_dataset(cfg)
     configs = ds.get_configs()
     skip, test_set = set(excluded), set(test_idx)
     train = [c for k, c in enumerate(configs) if k not in skip and k not in test_set]
