@@ -18,6 +18,7 @@ _LAZY = {
     "Morse": "workbench.models.builtin",
     "StillingerWeber": "workbench.models.builtin",
     "Tersoff": "workbench.models.builtin",
+    "EAM": "workbench.models.eam",
     "KIMModel": "workbench.models.kim",
     "write_kim_model": "workbench.models.kim_export",
 }

@@ -226,3 +226,7 @@ BUILTIN_MODELS = {
     "StillingerWeber": StillingerWeber,
     "Tersoff": Tersoff,
 }
+
+from workbench.models.eam import EAM  # noqa: E402  (EAM subclasses BuiltinModel)
+
+BUILTIN_MODELS["EAM"] = EAM

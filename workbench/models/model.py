@@ -101,6 +101,12 @@ class Model:
         """Parameters that change the neighbor lists when changed."""
         return ()
 
+    def function_curves(self) -> list[dict]:
+        """Curves that show the model's functions (e.g. EAM's phi(r), rho(r), F(rho)),
+        each a dict with ``name``, ``group``, ``x``, ``y``, ``x_label``, ``y_label``;
+        the UI draws them live during a fit.  None by default."""
+        return []
+
     # data-set state ------------------------------------------------------------------
     def prepare(self, configs) -> ModelState:
         """Pack ``configs`` once (neighbor lists at the current influence distance)."""
