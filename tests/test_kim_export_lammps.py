@@ -84,7 +84,9 @@ def run_lammps(model_name: str, conf, env: dict, where: Path):
     xyz = frac @ L
     species = sorted(set(conf.species))
     types = {s: k + 1 for k, s in enumerate(species)}
-    masses = {"Si": 28.0855, "C": 12.011}
+    from ase.data import atomic_masses, atomic_numbers
+
+    masses = {s: float(atomic_masses[atomic_numbers[s]]) for s in species}
     lines = ["workbench test configuration", "", f"{len(xyz)} atoms",
              f"{len(species)} atom types", "",
              f"0.0 {float(L[0, 0])!r} xlo xhi", f"0.0 {float(L[1, 1])!r} ylo yhi",

@@ -4,7 +4,8 @@
 compressed archives ship inside the package (see ``data/PROVENANCE.md``); they are
 unpacked once into a cache directory, atomically, so concurrent first calls are safe.
 
-Names: ``"Si"`` (1000 configs), ``"Si_4"`` (4 configs), ``"SiC"`` (10 configs).
+Names: ``"Si"`` (1000 configs), ``"Si_4"`` (4 configs), ``"SiC"`` (10 configs), and the
+model-generated ``"Al_EAM"`` (43 configs computed with an OpenKIM EAM model, not DFT).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ AVAILABLE = {
     "Si": ("Si_training_set.tar.gz", "Si_training_set"),
     "Si_4": ("Si_training_set_4_configs.tar.gz", "Si_training_set_4_configs"),
     "SiC": ("SiC_training_set.tar.gz", "SiC_training_set"),
+    # model-generated (OpenKIM EAM_CubicNaturalSpline_ErcolessiAdams_1994_Al), not DFT
+    "Al_EAM": ("Al_EAM_model_generated.tar.gz", "Al_EAM_model_generated"),
 }
 
 

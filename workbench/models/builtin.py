@@ -227,6 +227,5 @@ BUILTIN_MODELS = {
     "Tersoff": Tersoff,
 }
 
-from workbench.models.eam import EAM  # noqa: E402  (EAM subclasses BuiltinModel)
-
-BUILTIN_MODELS["EAM"] = EAM
+# EAM subclasses BuiltinModel and adds itself to BUILTIN_MODELS when imported
+import workbench.models.eam  # noqa: E402,F401

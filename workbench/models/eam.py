@@ -20,8 +20,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from workbench.errors import ModelError, ParameterError
-from workbench.models.builtin import BuiltinModel
+from workbench.errors import ModelError
+from workbench.models.builtin import BUILTIN_MODELS, BuiltinModel
 from workbench.models.model import Model
 from workbench.models.parameter import Parameter
 
@@ -296,7 +296,4 @@ class EAM(BuiltinModel):
                 f"cutoff={self.layout.cutoff})")
 
 
-def check_finite(model: EAM) -> None:
-    bad = [n for n, p in model.model_params.items() if not np.all(np.isfinite(p.value))]
-    if bad:
-        raise ParameterError(f"EAM knot values of {bad} are not finite")
+BUILTIN_MODELS["EAM"] = EAM
