@@ -283,13 +283,14 @@ class EAM(BuiltinModel):
                     knots[n] = np.linspace(0.0, cutoff, n_r)
         return cls.from_tables(species, tables, grids, cutoff, knots=knots, **kwargs)
 
-    def write_kim_model(self, path=None, driver: str = "spline", **kwargs):
+    def write_kim_model(self, path=None, overwrite: bool = False, driver: str = "spline",
+                        **kwargs):
         """Write a KIM model: ``driver="spline"`` for EAM_CubicNaturalSpline (exact when
         the knots are uniform grids from 0) or ``"dynamo"`` for an EAM_Dynamo setfl
         table; see ``workbench.models.kim_export_eam``."""
         from workbench.models.kim_export_eam import write_eam_kim_model
 
-        return write_eam_kim_model(self, path, driver=driver, **kwargs)
+        return write_eam_kim_model(self, path, driver=driver, overwrite=overwrite, **kwargs)
 
     def __repr__(self):
         return (f"EAM(species={self.species!r}, knots={self.layout.sizes}, "

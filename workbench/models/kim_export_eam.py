@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.errors import ModelError
-from workbench.models.kim_export import _num, cmakelists, resolve_path, write_directory
+from workbench.models.kim_export import (_num, check_finite, cmakelists, resolve_path,
+                                         write_directory)
 
 SPLINE_DRIVER = "EAM_CubicNaturalSpline__MD_853402641673_002"
 DYNAMO_DRIVER = "EAM_Dynamo__MD_120291908751_005"
@@ -137,9 +138,12 @@ def setfl_text(species, nr, dr, nrho, drho, cutoff, tables, comments) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_eam_kim_model(model, path=None, driver: str = "spline", n_table: int = 2001):
+def write_eam_kim_model(model, path=None, driver: str = "spline", n_table: int = 2001,
+                        overwrite: bool = False):
     """Write ``model`` as a KIM model of the spline or Dynamo EAM driver; returns the
-    directory.  ``model.export_report`` holds the driver, grids and tabulation errors."""
+    directory.  ``model.export_report`` holds the driver, grids and tabulation errors.
+    An existing directory is replaced only if the workbench wrote it and ``overwrite``."""
+    check_finite(model)
     if driver not in DRIVERS:
         raise ModelError(f"EAM export driver {driver!r}: expected 'spline' or 'dynamo'")
     driver = DRIVERS[driver]
@@ -156,7 +160,7 @@ def write_eam_kim_model(model, path=None, driver: str = "spline", n_table: int =
     files = {fname: setfl_text(species, nr, dr, nrho, drho, model.layout.cutoff, tables,
                                comments)}
     files["CMakeLists.txt"] = cmakelists(name, driver, [fname])
-    out = write_directory(path, files)
+    out = write_directory(path, files, overwrite=overwrite)
     model.export_report = {"path": str(out), "driver": driver, "Nr": nr, "dr": dr,
                            "Nrho": nrho, "drho": drho, "exact": worst == 0.0,
                            "max_error": errors}
