@@ -21,6 +21,11 @@ _LAZY = {
     "EAM": "workbench.models.eam",
     "KIMModel": "workbench.models.kim",
     "write_kim_model": "workbench.models.kim_export",
+    "OptimizingParameters": "workbench.models.optimizing_parameters",
+    # torch models (KLIFF keeps them in kliff.models too)
+    "ModelTorch": "workbench.ml.neural_network",
+    "NeuralNetwork": "workbench.ml.neural_network",
+    "LinearRegression": "workbench.ml.linear_regression",
 }
 
 __all__ = ["Model", "ModelState", "Parameter", "ParameterTransform", "LogParameterTransform",

@@ -393,3 +393,12 @@ class Parameter:
     def __repr__(self):
         t = "" if self._transform is None else f", transform={self._transform.kind!r}"
         return f"Parameter(name={self._name!r}, value={self._value.tolist()}{t})"
+
+
+def __getattr__(name):
+    # KLIFF keeps OptimizingParameters in this module; ours builds on Model (imported late)
+    if name == "OptimizingParameters":
+        from workbench.models.optimizing_parameters import OptimizingParameters
+
+        return OptimizingParameters
+    raise AttributeError(f"module 'workbench.models.parameter' has no attribute {name!r}")
