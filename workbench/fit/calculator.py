@@ -52,19 +52,17 @@ class Calculator:
 
     # -- set-up ---------------------------------------------------------------------
     def create(self, configs, use_energy=True, use_forces=True, use_stress=False, **_):
-        """Prepare the model for ``configs`` and collect reference data.
+        """Prepare the model for ``configs`` and collect their reference data, if any.
 
-        Raises LossError naming the configuration when a requested reference property is
-        missing from it.
+        Configurations need no reference data to be predicted (the energy is always
+        computed; ``use_forces``/``use_stress`` add forces and stress); a :class:`Loss`
+        checks that the references it compares with are there.
         """
         configs = list(configs)
         if not configs:
             raise LossError("Calculator.create needs at least one configuration")
-        if not (use_energy or use_forces or use_stress):
-            raise LossError("use_energy, use_forces and use_stress are all False")
         self.configs = configs
         self.use_energy, self.use_forces, self.use_stress = use_energy, use_forces, use_stress
-        self._check_references()
         natoms = np.array([c.get_num_atoms() for c in configs], dtype=np.int64)
         self.natoms = natoms
         self.atom_offsets = np.concatenate([[0], np.cumsum(natoms)])
@@ -80,15 +78,10 @@ class Calculator:
         self.result_ = None
         return self.get_compute_arguments()
 
-    def _check_references(self):
-        wanted = [("energy", self.use_energy), ("forces", self.use_forces),
-                  ("stress", self.use_stress)]
-        for c in self.configs:
-            for prop, used in wanted:
-                if used and getattr(c, prop) is None:
-                    raise LossError(
-                        f"configuration {c.identifier!r} has no reference {prop}; "
-                        f"set use_{prop}=False in Calculator.create or remove it")
+    def check_references(self):
+        """Raise LossError naming the first configuration that lacks a reference property
+        the calculator computes for a loss (energy, forces, stress as used)."""
+        check_references(self.configs, self.use_energy, self.use_forces, self.use_stress)
 
     def get_compute_arguments(self):
         """One compute-argument handle per configuration, in data-set order
@@ -140,7 +133,7 @@ class Calculator:
             parts.append(np.asarray(forces).ravel())
         if self.use_stress:
             parts.append(np.asarray(stress).ravel())
-        return np.concatenate(parts)
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def get_prediction(self, ca):
         """Energy, then flattened forces, then Voigt stress (the used ones only)."""
@@ -181,3 +174,26 @@ class Calculator:
         self.result_ = None
 
     update_opt_params = update_model_params
+
+
+def config_label(config, index) -> str:
+    """How errors name a configuration: its identifier, else its index in the list."""
+    ident = getattr(config, "identifier", None)
+    return repr(str(ident)) if ident is not None else f"#{index}"
+
+
+def check_references(configs, use_energy, use_forces, use_stress, who="the Calculator"):
+    """A loss compares predictions with references: every configuration must have the
+    reference properties that are used."""
+    wanted = [p for p, used in (("energy", use_energy), ("forces", use_forces),
+                                ("stress", use_stress)) if used]
+    if not wanted:
+        raise LossError(f"nothing to fit: {who} was created with use_energy, use_forces "
+                        "and use_stress all False")
+    for k, c in enumerate(configs):
+        for prop in wanted:
+            if getattr(c, prop, None) is None:
+                raise LossError(
+                    f"configuration {config_label(c, k)} has no reference {prop}, which the "
+                    f"loss needs; create {who} with use_{prop}=False or leave the "
+                    "configuration out of the training set")

@@ -51,6 +51,7 @@ class Loss:
                  backend=None, backend_options=None):
         if getattr(calculator, "state_", None) is None:
             raise LossError("the Calculator has no data: call calc.create(configs) first")
+        calculator.check_references()
         self.calculator = calculator
         self.model = calculator.model
         self.nprocs = nprocs

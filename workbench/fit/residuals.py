@@ -1,54 +1,82 @@
 """Residual functions (KLIFF's signature) and their vectorized equivalent.
 
-For configuration m with N atoms, the residual block is
+For configuration m with N atoms the residual block is laid out as the calculator's
+prediction: energy, then the 3N force components atom by atom, then the six Voigt stress
+components (those the calculator computes), and
 
-    u_m = config_weight * property_weight * (prediction - reference) / N
+    u_m = factor_row * (prediction - reference)
 
-(``/ N`` only when ``normalize_by_natoms``), laid out as energy, then the 3N force
-components atom by atom, then the six Voigt stress components.  The loss is ½‖u‖².
+KLIFF's three functions (``energy_forces_residual``, ``energy_residual``,
+``forces_residual``) give exactly KLIFF's rows (``config_weight`` times ``energy_weight`` on
+row 0 and ``forces_weight`` on the rest, ...; divided by N when ``normalize_by_natoms``).
+Ours, ``energy_forces_stress_residual`` (the default whenever stress is computed), weights
+stress by ``stress_weight``.  The loss is ½‖u‖².
 
-The four built-in functions below can be called per configuration (the KLIFF way); when a
-``Loss`` is given one of them it uses :class:`ResidualAssembler` instead, which builds the
-residual and its Jacobian for the whole data set with a handful of array operations.
+The functions can be called per configuration (the KLIFF way); when a ``Loss`` is given
+one of them it uses :class:`ResidualAssembler` instead, which builds the residual and its
+Jacobian for the whole data set with a handful of array operations from the per-row
+factors (:func:`block_scales`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from workbench.errors import LossError
 
-def _scale(natoms, weight, data):
-    s = weight.config_weight
+
+def _kliff_forces_weight(weight, size, identifier, fn):
+    """``weight.forces_weight`` as KLIFF multiplies it into ``size`` rows: a number, or a
+    per-atom array flattened (then ``size`` must be the 3N force rows)."""
+    fw = np.asarray(weight.forces_weight, float)
+    if fw.ndim == 0:
+        return float(fw)
+    fw = fw.ravel()
+    if fw.size != size:
+        raise LossError(
+            f"configuration {identifier!r}: {fn} multiplies {size} residual rows by "
+            f"forces_weight, which is per-atom ({fw.size} components) here; create the "
+            "Calculator with only the properties it weights, or use "
+            "energy_forces_stress_residual (per-property weights)")
+    return fw
+
+
+def _normalize(residual, natoms, data):
     if data.get("normalize_by_natoms", True):
-        s = s / natoms
-    return s
+        residual = residual / natoms
+    return residual
 
 
 def energy_forces_residual(identifier, natoms, weight, prediction, reference, data):
-    """Energy and forces: ``[E, f_0x, f_0y, ..., f_(N-1)z]``."""
-    s = _scale(natoms, weight, data)
-    r = np.asarray(prediction, float) - np.asarray(reference, float)
-    r[0] *= s * weight.energy_weight
-    r[1:] *= s * np.ravel(np.broadcast_to(weight.forces_weight, (natoms, 3)))
-    return r
+    """KLIFF's residual: ``config_weight · (p − q)``, row 0 times ``energy_weight``, every
+    other row (forces, and stress when the calculator computes it) times
+    ``forces_weight``; divided by N when ``normalize_by_natoms``."""
+    r = weight.config_weight * (np.asarray(prediction, float) - np.asarray(reference, float))
+    r[0] *= weight.energy_weight
+    r[1:] *= _kliff_forces_weight(weight, len(r) - 1, identifier, "energy_forces_residual")
+    return _normalize(r, natoms, data)
 
 
 def energy_residual(identifier, natoms, weight, prediction, reference, data):
-    """Energy only: ``[E]``."""
-    s = _scale(natoms, weight, data)
-    return s * weight.energy_weight * (np.asarray(prediction, float) - reference)
+    """KLIFF's: ``config_weight · energy_weight · (p − q)`` on every row (meant for a
+    calculator that computes the energy only)."""
+    r = np.asarray(prediction, float) - np.asarray(reference, float)
+    return _normalize(weight.config_weight * weight.energy_weight * r, natoms, data)
 
 
 def forces_residual(identifier, natoms, weight, prediction, reference, data):
-    """Forces only: the 3N components."""
-    s = _scale(natoms, weight, data)
-    fw = np.ravel(np.broadcast_to(weight.forces_weight, (natoms, 3)))
-    return s * fw * (np.asarray(prediction, float) - reference)
+    """KLIFF's: ``config_weight · forces_weight · (p − q)`` on every row (meant for a
+    calculator that computes the forces only)."""
+    r = np.asarray(prediction, float) - np.asarray(reference, float)
+    fw = _kliff_forces_weight(weight, len(r), identifier, "forces_residual")
+    return _normalize(weight.config_weight * fw * r, natoms, data)
 
 
 def energy_forces_stress_residual(identifier, natoms, weight, prediction, reference, data):
-    """Energy, forces and Voigt stress: ``[E, forces..., s_xx, s_yy, s_zz, s_yz, s_xz, s_xy]``."""
-    s = _scale(natoms, weight, data)
+    """Ours (the default when stress is fitted): each property weighted by its own weight,
+    ``[E, forces..., s_xx, s_yy, s_zz, s_yz, s_xz, s_xy]`` (all three computed)."""
+    s = weight.config_weight / natoms if data.get("normalize_by_natoms", True) \
+        else weight.config_weight
     r = np.asarray(prediction, float) - np.asarray(reference, float)
     r[0] *= s * weight.energy_weight
     r[1:1 + 3 * natoms] *= s * np.ravel(np.broadcast_to(weight.forces_weight, (natoms, 3)))
@@ -68,11 +96,51 @@ RESIDUALS_BY_NAME = {f.__name__: f for f in BUILTIN_RESIDUALS}
 
 
 def default_residual(use_energy, use_forces, use_stress):
-    """The built-in residual matching a Calculator's flags."""
+    """The built-in residual matching a Calculator's flags (ours, with per-property
+    weights, whenever stress is computed)."""
     for fn, flags in BUILTIN_RESIDUALS.items():
         if flags == (use_energy, use_forces, use_stress):
             return fn
     return energy_forces_stress_residual
+
+
+def block_scales(configs, natoms, flags, residual_fn, normalize_by_natoms=True):
+    """Per-row factors of a built-in residual for a calculator's layout ``flags``
+    (use_energy, use_forces, use_stress): ``(energy (C,), forces (N, 3), stress (C, 6))``
+    with ``u = factor · (p − q)``.
+
+    ``energy_forces_stress_residual`` weights each block by its own weight whatever the
+    layout; KLIFF's three functions are diagonal and linear, so their factors are what
+    they return for ``p − q = 1`` (exactly KLIFF's rows, e.g. stress rows times
+    ``forces_weight`` in ``energy_forces_residual``).
+    """
+    use_e, use_f, use_s = (bool(x) for x in flags)
+    natoms = np.asarray(natoms, dtype=np.int64)
+    C = len(configs)
+    cw = np.array([c.config_weight for c in configs], float)
+    scale = cw / natoms if normalize_by_natoms else cw
+    if residual_fn is energy_forces_stress_residual:
+        e = scale * np.array([c.energy_weight for c in configs], float)
+        f = np.repeat(scale, natoms)[:, None] * np.concatenate(
+            [np.broadcast_to(np.asarray(c.forces_weight, float), (c.get_num_atoms(), 3))
+             for c in configs]) if C else np.zeros((0, 3))
+        s = scale[:, None] * np.array(
+            [np.broadcast_to(np.asarray(c.stress_weight, float), (6,)) for c in configs])
+        return e, f, s.reshape(C, 6)
+    data = {"normalize_by_natoms": normalize_by_natoms}
+    e, s = np.zeros(C), np.zeros((C, 6))
+    f = []
+    for k, c in enumerate(configs):
+        n = int(natoms[k])
+        size = use_e + 3 * n * use_f + 6 * use_s
+        rows = np.asarray(residual_fn(c.identifier, n, c.weight, np.ones(size),
+                                      np.zeros(size), data), float).ravel()
+        if use_e:
+            e[k] = rows[0]
+        f.append(rows[use_e:use_e + 3 * n].reshape(n, 3) if use_f else np.zeros((n, 3)))
+        if use_s:
+            s[k] = rows[size - 6:]
+    return e, (np.concatenate(f) if f else np.zeros((0, 3))), s
 
 
 class ResidualAssembler:
@@ -84,44 +152,31 @@ class ResidualAssembler:
     """
 
     def __init__(self, calc, residual_fn, normalize_by_natoms=True):
-        use_e, use_f, use_s = BUILTIN_RESIDUALS[residual_fn]
-        missing = [p for p, want, have in (("energy", use_e, calc.use_energy),
-                                           ("forces", use_f, calc.use_forces),
-                                           ("stress", use_s, calc.use_stress))
-                   if want and not have]
-        if missing:
-            raise ValueError(f"{residual_fn.__name__} needs {', '.join(missing)}: create "
-                             f"the Calculator with use_{missing[0]}=True")
+        flags = (calc.use_energy, calc.use_forces, calc.use_stress)
+        if residual_fn is energy_forces_stress_residual and not calc.use_stress:
+            raise ValueError("energy_forces_stress_residual needs stress: create the "
+                             "Calculator with use_stress=True")
         self.calc = calc
-        self.use = (use_e, use_f, use_s)
+        self.use = tuple(bool(x) for x in flags)
         nat = calc.natoms
         C = len(nat)
+        e_scale, f_scale, s_scale = block_scales(calc.configs, nat, flags, residual_fn,
+                                                 normalize_by_natoms)
         # rows of each configuration's block in the calculator's prediction layout
         block = (1 if calc.use_energy else 0) + 3 * nat * calc.use_forces + 6 * calc.use_stress
-        start = np.concatenate([[0], np.cumsum(block)])[:-1]
-        cw = np.array([c.config_weight for c in calc.configs], float)
-        scale = cw / nat if normalize_by_natoms else cw
-        off = start.copy()
+        off = np.concatenate([[0], np.cumsum(block)])[:-1]
         if calc.use_energy:
-            if use_e:
-                ew = np.array([c.energy_weight for c in calc.configs], float)
-                self.e_rows, self.e_scale = off.copy(), scale * ew
-            off += 1
+            self.e_rows, self.e_scale = off.copy(), e_scale
+            off = off + 1
         if calc.use_forces:
             atom_cfg = np.repeat(np.arange(C), nat)
             local = np.arange(nat.sum()) - np.repeat(calc.atom_offsets[:-1], nat)
-            if use_f:
-                fw = np.concatenate([np.broadcast_to(np.asarray(c.forces_weight, float),
-                                                     (c.get_num_atoms(), 3))
-                                     for c in calc.configs])
-                self.f_rows = (off[atom_cfg] + 3 * local)[:, None] + np.arange(3)
-                self.f_scale = scale[atom_cfg][:, None] * fw
-            off += 3 * nat
-        if use_s:
-            sw = np.array([np.broadcast_to(np.asarray(c.stress_weight, float), (6,))
-                           for c in calc.configs])
+            self.f_rows = (off[atom_cfg] + 3 * local)[:, None] + np.arange(3)
+            self.f_scale = f_scale
+            off = off + 3 * nat
+        if calc.use_stress:
             self.s_rows = off[:, None] + np.arange(6)
-            self.s_scale = scale[:, None] * sw
+            self.s_scale = s_scale
         self.size = int(block.sum())
 
     def residual(self, result):

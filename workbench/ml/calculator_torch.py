@@ -117,18 +117,11 @@ class CalculatorTorch:
                fingerprints_mean_stdev_filename=None, reuse=False,
                use_welford_method=False, nprocs=1):
         """Compute the fingerprints of ``configs`` (reused from ``fingerprints_filename``
-        when ``reuse`` and the file was made from the same inputs) and load them."""
+        when ``reuse`` and the file was made from the same inputs) and load them.
+        Reference data are optional here (a loss checks them)."""
         configs = list(configs)
         if not configs:
             raise LossError("CalculatorTorch.create needs at least one configuration")
-        if not (use_energy or use_forces or use_stress):
-            raise LossError("use_energy, use_forces and use_stress are all False")
-        for c in configs:
-            for prop, used in (("energy", use_energy), ("forces", use_forces),
-                               ("stress", use_stress)):
-                if used and getattr(c, prop, None) is None:
-                    raise LossError(f"configuration {c.identifier!r} has no reference "
-                                    f"{prop}; set use_{prop}=False in create or remove it")
         self.configs = configs
         self.use_energy, self.use_forces, self.use_stress = use_energy, use_forces, use_stress
         path = self.descriptor.generate_fingerprints(
@@ -198,6 +191,13 @@ class CalculatorTorch:
             self.dzds = dense(np.concatenate([e["dzetadr_stress"] for e in entries]))
             self.volume = torch.as_tensor([float(e["volume"]) for e in entries],
                                           dtype=dt, device=dev)
+
+    def check_references(self):
+        """Raise LossError naming the first configuration without a used reference."""
+        from workbench.fit.calculator import check_references
+
+        check_references(self.configs, self.use_energy, self.use_forces, self.use_stress,
+                         who="the CalculatorTorch")
 
     def dzetadr_dense(self, k):
         """Dense (n, D, 3n) dzeta/dr of configuration ``k`` (normalized), float64."""
@@ -345,7 +345,7 @@ class CalculatorTorch:
             parts.append(np.ravel(f))
         if self.use_stress:
             parts.append(np.ravel(s))
-        return np.concatenate(parts)
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def get_prediction(self, ca):
         """Energy, flattened forces, Voigt stress (the used ones), as the physics
