@@ -195,9 +195,10 @@ def test_training_session_loss_falls_keeps_best_and_saves(si8, tmp_path):
     calc = CalculatorTorch(model)
     calc.create(si8, fingerprints_filename=tmp_path / "fp.pkl",
                 fingerprints_mean_stdev_filename=tmp_path / "ms.pkl")
-    loss = Loss(calc, residual_data={"normalize_by_natoms": True})
+    loss = Loss(calc, residual_data={"normalize_by_natoms": True}, convention="workbench")
     start = loss.get_loss()
     session = loss.training_session("Adam", batch_size=3, num_epochs=12, lr=0.05)
+    assert (session.keep_best, session.shuffle, session.final_eval) == (True, True, False)
     events = []
     session.subscribe(events.append)
     session.run()
@@ -242,7 +243,8 @@ def test_training_session_stops_and_restores_best(si8, tmp_path):
     calc = CalculatorTorch(model)
     calc.create(si8, fingerprints_filename=tmp_path / "fp.pkl",
                 fingerprints_mean_stdev_filename=tmp_path / "ms.pkl")
-    session = Loss(calc).training_session("SGD", batch_size=1, num_epochs=10000, lr=1e-3)
+    session = Loss(calc, convention="workbench").training_session(
+        "SGD", batch_size=1, num_epochs=10000, lr=1e-3)
     seen = []
 
     def on_event(ev):
@@ -302,7 +304,7 @@ def test_radial_graph_edges_and_images():
     g = RadialGraph(["Si"], 3.77, 1)(conf)
     # each atom of diamond Si has 4 neighbors within 3.77 Å: 7 distinct bonds, 14 edges
     assert tuple(g["edge_index0"].shape) == (2, 14)
-    assert g["n_atoms"] == 2 and int((g["contributions"] == 0).sum()) == 2
+    assert int(g["num_nodes"]) == 54 and int((g["contributions"] == 0).sum()) == 2
     e = g["edge_index0"]
     d = (g["coords"][e[0]] - g["coords"][e[1]]).norm(dim=1)
     assert torch.allclose(d, torch.full_like(d, 5.44 * np.sqrt(3) / 4))
@@ -311,9 +313,9 @@ def test_radial_graph_edges_and_images():
     frac = np.linalg.solve(cell.T, (g["coords"] - g["coords"][g["images"]]).numpy().T).T
     np.testing.assert_allclose(frac, np.round(frac), atol=1e-10)
     g2 = RadialGraph(["Si"], 3.77, 2)(conf)
-    assert g2["edge_index1"].shape == g["edge_index0"].shape  # the last layer feeds the cell
-    assert g2["edge_index0"].shape[1] > g2["edge_index1"].shape[1]
-    assert g2["num_nodes"] > g["num_nodes"]
+    assert g2["edge_index0"].shape == g["edge_index0"].shape  # layer 0 starts at the cell
+    assert g2["edge_index1"].shape[1] > g2["edge_index0"].shape[1]
+    assert int(g2["num_nodes"]) > int(g["num_nodes"])
 
 
 def test_training_session_pause_and_resume(si8, tmp_path):

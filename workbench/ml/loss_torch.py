@@ -1,9 +1,19 @@
 """Loss for torch models (``Loss(calc)`` dispatches here when ``calc.is_torch``).
 
-Residuals have the physics loss's layout and weighting: per configuration
-``u = config_weight · property_weight · (prediction − reference) / N`` (``/ N`` when
-``normalize_by_natoms``, the default), batch loss ``½‖u‖²``; the loss of an epoch is the
-sum of its batch losses.  Training runs as a :class:`TrainingSession`.
+Residuals have the physics loss's layout and weighting (``workbench.fit.residuals``):
+per configuration ``u = factor · (prediction − reference)``.  Two conventions for the
+number reported and minimized:
+
+* ``"kliff"`` (the default): a configuration contributes ``‖u‖²``, a batch the mean of
+  its configurations, an epoch the sum of its batch losses; batches in data-set order;
+  the last epoch's parameters are kept, and after the last epoch the loss is evaluated
+  once more (printed as epoch ``start_epoch + num_epochs``) and the model saved —
+  KLIFF's ``LossNeuralNetworkModel``, so its tutorials print the same numbers;
+* ``"workbench"``: a batch contributes ``½‖u‖²`` (the physics loss's value, so a
+  batch's loss does not depend on the batch size), batches drawn in a new random order
+  every epoch, and the parameters of the best epoch kept.
+
+Training runs as a :class:`TrainingSession`.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from workbench.atomic import atomic_open
 from workbench.errors import LossError
 from workbench.fit import residuals as R
 from workbench.ml.training_session import TrainingSession
+
+CONVENTIONS = ("kliff", "workbench")
 
 TORCH_MINIMIZE_METHODS = ["Adadelta", "Adagrad", "Adam", "AdamW", "SparseAdam", "Adamax",
                           "ASGD", "LBFGS", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD"]
@@ -34,13 +46,20 @@ class LossNeuralNetworkModel:
             signature ``fn(identifier, natoms, weight, prediction, reference, data)``
             working on torch tensors (called per configuration).
         residual_data: dict for the residual function (``normalize_by_natoms``).
+        convention: ``"kliff"`` (default) or ``"workbench"`` (see the module docstring).
     """
 
     torch_minimize_methods = TORCH_MINIMIZE_METHODS
 
-    def __init__(self, calculator, nprocs=1, residual_fn=None, residual_data=None):
+    def __init__(self, calculator, nprocs=1, residual_fn=None, residual_data=None,
+                 convention="kliff"):
         if not getattr(calculator, "_created", False):
             raise LossError("the calculator has no data: call calc.create(configs) first")
+        if convention not in CONVENTIONS:
+            raise LossError(f"convention={convention!r}: expected one of "
+                            f"{', '.join(CONVENTIONS)}")
+        calculator.check_references()
+        self.convention = convention
         self.calculator = calculator
         self.model = calculator.model
         self.nprocs = nprocs
@@ -52,17 +71,10 @@ class LossNeuralNetworkModel:
                                              calculator.use_stress)
         self.residual_fn = residual_fn
         self.builtin = residual_fn in R.BUILTIN_RESIDUALS
-        if self.builtin:
-            use = R.BUILTIN_RESIDUALS[residual_fn]
-            have = (calculator.use_energy, calculator.use_forces, calculator.use_stress)
-            missing = [p for p, u, h in zip(("energy", "forces", "stress"), use, have)
-                       if u and not h]
-            if missing:
-                raise LossError(f"{residual_fn.__name__} needs {', '.join(missing)}: create "
-                                f"the calculator with use_{missing[0]}=True")
-            self.use = use
-        else:
-            self.use = (calculator.use_energy, calculator.use_forces, calculator.use_stress)
+        self.use = (calculator.use_energy, calculator.use_forces, calculator.use_stress)
+        if residual_fn is R.energy_forces_stress_residual and not calculator.use_stress:
+            raise LossError(f"{residual_fn.__name__} needs stress: create the calculator "
+                            "with use_stress=True")
         self._build_scales()
         self.optimizer = None
         self.optimizer_method = None
@@ -72,19 +84,12 @@ class LossNeuralNetworkModel:
     def _build_scales(self):
         calc = self.calculator
         dt, dev = calc.dtype, calc.device
-        configs = calc.configs
-        nat = calc.natoms.astype(float)
-        cw = np.array([c.config_weight for c in configs], float)
-        scale = cw / nat if self.residual_data.get("normalize_by_natoms", True) else cw
-        ew = np.array([c.energy_weight for c in configs], float)
-        fw = np.concatenate([np.broadcast_to(np.asarray(c.forces_weight, float),
-                                             (c.get_num_atoms(), 3)) for c in configs])
-        sw = np.array([np.broadcast_to(np.asarray(c.stress_weight, float), (6,))
-                       for c in configs])
-        self.e_scale = torch.as_tensor(scale * ew, dtype=dt, device=dev)
-        self.f_scale = torch.as_tensor(np.repeat(scale, calc.natoms)[:, None] * fw,
-                                       dtype=dt, device=dev)
-        self.s_scale = torch.as_tensor(scale[:, None] * sw, dtype=dt, device=dev)
+        e, f, st = (R.block_scales(calc.configs, calc.natoms, self.use, self.residual_fn,
+                                   bool(self.residual_data.get("normalize_by_natoms", True)))
+                    if self.builtin else (np.zeros(0), np.zeros((0, 3)), np.zeros((0, 6))))
+        self.e_scale = torch.as_tensor(e, dtype=dt, device=dev)
+        self.f_scale = torch.as_tensor(f, dtype=dt, device=dev)
+        self.s_scale = torch.as_tensor(st, dtype=dt, device=dev)
         self._f_scale_np = np.ascontiguousarray(self.f_scale.cpu().numpy())
         self._f_ref_np = np.ascontiguousarray(calc.ref_forces.cpu().numpy())
 
@@ -132,8 +137,17 @@ class LossNeuralNetworkModel:
         return torch.cat(out)
 
     def batch_loss(self, batch, create_graph=True):
-        """½‖u‖² of the configurations ``batch``; for the built-in residuals the force
-        term is evaluated with the fused kernel (same value, one sweep)."""
+        """The loss of the configurations ``batch`` in this loss's convention: ``½‖u‖²``
+        ("workbench") or the mean over the batch of each configuration's ``‖u‖²``
+        ("kliff")."""
+        half = self._half_square(batch, create_graph)
+        if self.convention == "kliff":
+            return half * (2.0 / len(batch))
+        return half
+
+    def _half_square(self, batch, create_graph):
+        """½‖u‖²; for the built-in residuals the force term is evaluated with the fused
+        kernel (same value, one sweep)."""
         if not (self.builtin and self.use[1] and self.calculator.device.type == "cpu"):
             u = self.batch_residual(batch, create_graph)
             return 0.5 * torch.sum(u * u)
@@ -152,7 +166,10 @@ class LossNeuralNetworkModel:
         return total
 
     def get_loss(self, chunk=100):
-        """Loss of the whole data set with the current parameters (eval mode)."""
+        """Loss of the whole data set with the current parameters (eval mode): the sum of
+        the batch losses over batches of ``chunk`` configurations in data-set order (in
+        the "kliff" convention that depends on ``chunk``, as KLIFF's epoch loss does on
+        the batch size)."""
         calc = self.calculator
         calc.train(False)
         try:
@@ -247,11 +264,15 @@ class LossNeuralNetworkModel:
     def training_session(self, method="Adam", batch_size=100, num_epochs=100, start_epoch=0,
                          lr=0.001, **kwargs) -> TrainingSession:
         """A (not started) :class:`TrainingSession`; extra keywords go to the torch
-        optimizer, except the session's own (``keep_best``, ``shuffle``,
-        ``time_limit``, ``publish_hz``, and the run store's ``store``, ``name``, ``tags``)."""
-        own = {k: kwargs.pop(k) for k in ("keep_best", "shuffle", "time_limit", "publish_hz",
-                                          "store", "name", "tags")
-               if k in kwargs}
+        optimizer, except the session's own (``keep_best``, ``shuffle``, ``final_eval``,
+        ``time_limit``, ``publish_hz``, and the run store's ``store``, ``name``, ``tags``);
+        ``keep_best``, ``shuffle`` and ``final_eval`` default by the convention."""
+        kliff = self.convention == "kliff"
+        own = {"keep_best": not kliff, "shuffle": not kliff, "final_eval": kliff}
+        own.update({k: kwargs.pop(k) for k in
+                    ("keep_best", "shuffle", "final_eval", "time_limit", "publish_hz",
+                     "store", "name", "tags")
+                    if k in kwargs})
         return TrainingSession(self, method=method, batch_size=batch_size,
                                num_epochs=num_epochs, start_epoch=start_epoch, lr=lr,
                                options=kwargs, **own)
@@ -260,16 +281,19 @@ class LossNeuralNetworkModel:
 
     def minimize(self, method="Adam", batch_size=100, num_epochs=1000, start_epoch=0,
                  lr=0.001, verbose=True, **kwargs):
-        """Train in the calling thread (Ctrl-C stops cleanly); returns the session's
-        result (``fun`` best epoch loss, ``history``).  With ``keep_best`` (default) the
-        model ends with the parameters of the epoch with the lowest loss."""
+        """Train in the calling thread (Ctrl-C stops cleanly) and print KLIFF's epoch
+        lines; returns the session's result (``history``, ``final_loss``, ``fun`` the
+        best epoch loss).  See the module docstring for what the conventions keep."""
         session = self.training_session(method, batch_size, num_epochs, start_epoch, lr,
                                         **kwargs)
         self.session = session
         result = session.run()
         if verbose:
-            for epoch, loss in session.history:
-                print(f"Epoch = {epoch:<6d} loss = {loss:.10e}")
+            lines = list(session.history)
+            if session.final_loss is not None:
+                lines.append(session.final_loss)
+            for epoch, loss in lines:
+                print(f"Epoch = {epoch:<6d}  loss = {loss:.10e}")
         if result.state == "failed":
             raise LossError(f"training failed: {result.message}")
         return result

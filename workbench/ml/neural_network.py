@@ -98,11 +98,13 @@ class ModelTorch(torch.nn.Module):
         self.save_start = int(start)
         self.save_frequency = int(frequency)
 
-    def maybe_save_epoch(self, epoch: int):
-        """Called by the loss after each epoch; returns the path written or None."""
-        if self.save_prefix is None or epoch < self.save_start:
+    def maybe_save_epoch(self, epoch: int, force: bool = False):
+        """Called by the loss after each epoch; returns the path written or None.
+        ``force`` saves whatever the epoch (KLIFF saves the final model so)."""
+        if self.save_prefix is None:
             return None
-        if (epoch - self.save_start) % self.save_frequency:
+        if not force and (epoch < self.save_start
+                          or (epoch - self.save_start) % self.save_frequency):
             return None
         path = Path(self.save_prefix) / f"model_epoch{epoch}.pkl"
         self.save(path)

@@ -38,6 +38,9 @@ class TrainingSession(BackgroundJob):
         keep_best: restore the parameters of the best epoch at the end.
         shuffle: draw the batches in a new random order every epoch (seeded by the
             model's seed).
+        final_eval: after the last epoch evaluate the loss once more with the final
+            parameters (``final_loss``, as epoch ``start_epoch + num_epochs``) and save
+            every model that has save metadata (KLIFF's ending).
         time_limit: stop after this many running seconds.
         publish_hz: at most this many epoch events per second reach subscribers.
         store, name, tags: the run store the training is recorded in (see ``FitSession``;
@@ -51,7 +54,7 @@ class TrainingSession(BackgroundJob):
 
     def __init__(self, loss, method="Adam", batch_size=100, num_epochs=100, start_epoch=0,
                  lr=0.001, options=None, keep_best=True, shuffle=True, time_limit=None,
-                 publish_hz=10.0, store="default", name=None, tags=None):
+                 publish_hz=10.0, store="default", name=None, tags=None, final_eval=False):
         if int(num_epochs) < 0:
             raise LossError(f"num_epochs={num_epochs!r}: expected an integer >= 0")
         if int(batch_size) < 1:
@@ -68,6 +71,8 @@ class TrainingSession(BackgroundJob):
         self.start_epoch = int(start_epoch)
         self.keep_best = keep_best
         self.shuffle = shuffle
+        self.final_eval = final_eval
+        self.final_loss: tuple[int, float] | None = None
         self.time_limit = None if time_limit is None else float(time_limit)
         self.history: list[tuple[int, float]] = []
         self.result: OptimizeResult | None = None
@@ -224,9 +229,19 @@ class TrainingSession(BackgroundJob):
                     if path is not None:
                         self.saved_models.append(path)
                 self._emit("iteration", loss=total)
+            if self.final_eval:
+                self._evaluate_final()
             return "finished", f"{self.num_epochs} epochs done"
         finally:
             torch.set_num_threads(nthreads)
+
+    def _evaluate_final(self):
+        epoch = self.start_epoch + self.num_epochs
+        self.final_loss = (epoch, self.loss.get_loss(self.batch_size))
+        for m in self.loss.calculator.models.values():
+            path = m.maybe_save_epoch(epoch, force=True)
+            if path is not None:
+                self.saved_models.append(path)
 
     def _finish(self, kind, message):
         if self.keep_best and self._best_state is not None:
@@ -238,7 +253,8 @@ class TrainingSession(BackgroundJob):
         last = self.history[-1][1] if self.history else None
         self.result = OptimizeResult(
             x=self.best_params, fun=self._best_loss, best_epoch=self._best_epoch,
-            last_loss=last, success=kind == "finished", state=kind, message=message,
+            last_loss=last, final_loss=None if self.final_loss is None else self.final_loss[1],
+            success=kind == "finished", state=kind, message=message,
             nit=self._iteration, nfev=self._n_batches, method=self.method,
             history=list(self.history), saved_models=list(self.saved_models))
         return kind, message, {"loss": self._best_loss}

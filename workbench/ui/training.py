@@ -133,8 +133,10 @@ class TrainingSetup:
             calc.create(configs, use_energy=flags[0], use_forces=flags[1], use_stress=flags[2],
                         fingerprints_filename=Path(tmp) / "fingerprints.pkl", reuse=False)
         fn = R.RESIDUALS_BY_NAME.get(residual, residual) if residual else None
+        # the workbench's own convention: ½‖u‖² as in the physics fits, best epoch kept
         loss = LossNeuralNetworkModel(calc, residual_fn=fn,
-                                      residual_data={"normalize_by_natoms": normalize})
+                                      residual_data={"normalize_by_natoms": normalize},
+                                      convention="workbench")
         self._key, self.calculator, self.loss = key, calc, loss
         return loss
 
