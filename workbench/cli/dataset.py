@@ -12,13 +12,18 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "dataset", help="count, split and inspect data sets",
         description="Count the configuration files of a data set per directory, or split "
-                    "it into train/ and test/ copies.")
+                    "it into train/ and test/ copies, or into N folds OUT/subset0 ... "
+                    "(--nfold N, or KLIFF's form --split INPUT OUTPUT N).")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--count", metavar="PATH", help="print the per-directory count tree")
-    what.add_argument("--split", metavar="PATH", help="split PATH into OUT/train, OUT/test")
+    what.add_argument("-c", "--count", metavar="PATH", help="print the per-directory count tree")
+    what.add_argument("-s", "--split", metavar="PATH", nargs="+",
+                      help="split PATH into OUT/train, OUT/test (or into --nfold folds); "
+                           "KLIFF's 'INPUT OUTPUT N' splits INPUT into N folds in OUTPUT")
     p.add_argument("--fraction", type=float, default=0.8,
                    help="share of configurations in train/ (default 0.8)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the split (default 0)")
+    p.add_argument("--nfold", type=int, metavar="N",
+                   help="split into N folds OUT/subset0 ... OUT/subset{N-1} instead")
     p.add_argument("--pattern", metavar="GLOB",
                    help="split by identifier instead: matching configurations go to test/")
     p.add_argument("--regex", action="store_true", help="--pattern is a regular expression")
@@ -69,17 +74,43 @@ def run(args) -> int:
             print(line)
         return 0
     from workbench.data.dataset import Dataset
-    from workbench.data.split import random_split, split_by_pattern, write_split
+    from workbench.data.split import kfold_split, random_split, split_by_pattern, write_split
 
-    if not args.out:
-        raise DatasetError("--split needs --out DIR")
-    ds = Dataset(args.split, file_format=args.file_format)
+    source, out, nfold = _split_args(args)
+    ds = Dataset(source, file_format=args.file_format)
+    root = source if Path(source).is_dir() else Path(source).parent
+    if nfold is not None:
+        folds = kfold_split(ds, nfold, args.seed)
+        write_split({f"subset{k}": f for k, f in enumerate(folds)}, out, root=root,
+                    force=args.force)
+        sizes = ", ".join(str(len(f.get_configs())) for f in folds)
+        print(f"wrote {nfold} folds of {sizes} configurations to "
+              f"{Path(out) / 'subset0'} ... {Path(out) / f'subset{nfold - 1}'}")
+        return 0
     if args.pattern:
         test, train = split_by_pattern(ds, args.pattern, regex=args.regex)
     else:
         train, test = random_split(ds, args.fraction, args.seed)
-    root = args.split if Path(args.split).is_dir() else Path(args.split).parent
-    write_split({"train": train, "test": test}, args.out, root=root, force=args.force)
-    print(f"wrote {len(train)} configurations to {Path(args.out) / 'train'} and "
-          f"{len(test)} to {Path(args.out) / 'test'}")
+    write_split({"train": train, "test": test}, out, root=root, force=args.force)
+    print(f"wrote {len(train)} configurations to {Path(out) / 'train'} and "
+          f"{len(test)} to {Path(out) / 'test'}")
     return 0
+
+
+def _split_args(args):
+    """(source, out, nfold or None) from ``--split PATH [--out DIR] [--nfold N]`` or
+    KLIFF's ``--split INPUT OUTPUT N``."""
+    if len(args.split) == 3:
+        source, out, n = args.split
+        try:
+            nfold = int(n)
+        except ValueError:
+            raise DatasetError(f"--split INPUT OUTPUT N: N must be an integer, got {n!r}") \
+                from None
+        return source, out, nfold
+    if len(args.split) != 1:
+        raise DatasetError("--split takes PATH (with --out DIR) or INPUT OUTPUT N, got "
+                           f"{len(args.split)} values")
+    if not args.out:
+        raise DatasetError("--split needs --out DIR")
+    return args.split[0], args.out, args.nfold

@@ -23,6 +23,8 @@ def register(subparsers) -> None:
     what.add_argument("--echo-params", metavar="NAME",
                       help="print the parameters of a built-in model (e.g. StillingerWeber) "
                            "or an installed KIM model")
+    what.add_argument("-a", "--avail-params", metavar="NAME", dest="echo_params",
+                      help="KLIFF's name of --echo-params")
     p.add_argument("--species", nargs="+", default=["Si"],
                    help="species of a built-in model (default: Si)")
     p.add_argument("--space", choices=("original", "transformed"), default="original",

@@ -1,5 +1,5 @@
-"""Train/test splits: random by fraction (seeded, deterministic) or by identifier pattern,
-and writing a split to disk atomically."""
+"""Train/test splits: random by fraction (seeded, deterministic), n folds, or by identifier
+pattern, and writing a split to disk atomically."""
 
 from __future__ import annotations
 
@@ -34,6 +34,20 @@ def random_split(data, fraction=0.8, seed=0):
     test_idx = np.sort(perm[n_train:])
     return (Dataset.from_configs([configs[i] for i in train_idx]),
             Dataset.from_configs([configs[i] for i in test_idx]))
+
+
+def kfold_split(data, nfold, seed=0):
+    """``nfold`` disjoint Datasets covering ``data`` (KLIFF's ``dataset --split``): a
+    permutation from ``numpy.random.default_rng(seed)`` dealt round-robin, so fold sizes
+    differ by at most one; each fold keeps the original order."""
+    configs = _configs(data)
+    nfold = int(nfold)
+    if not 1 <= nfold <= max(len(configs), 1):
+        raise DatasetError(f"nfold={nfold}; expected an integer between 1 and the number "
+                           f"of configurations ({len(configs)})")
+    perm = np.random.default_rng(seed).permutation(len(configs))
+    return [Dataset.from_configs([configs[i] for i in np.sort(perm[k::nfold])])
+            for k in range(nfold)]
 
 
 def split_by_pattern(data, pattern, regex=False):
