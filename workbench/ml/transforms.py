@@ -7,12 +7,10 @@ Property transforms (fitted on a training set, applied in place, with inverses):
 * :class:`ForceRMSNormalization` — ``F' = F / rms`` with rms the root mean square of all
   force components of the training set.
 
-Configuration transform:
-
-* :class:`RadialGraph` — the graph of a periodic configuration for message-passing
-  networks, as plain torch tensors: the atoms of the cell followed by the periodic images
-  within ``n_layers · cutoff`` of them, and for each of the ``n_layers`` layers the
-  directed edges (both directions) between atoms closer than ``cutoff``.
+KLIFF 1.x's property transforms (``NormalizedPropertyTransform`` on total energies,
+``RMSMagnitudeNormalizePropertyTransform`` on forces, ...) are in
+:mod:`workbench.ml.property_transforms`; its ``RadialGraph`` in :mod:`workbench.ml.graphs`
+(importable from here too).
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.errors import DatasetError, ParameterError
+from workbench.ml.graphs import PyGGraph, RadialGraph  # noqa: F401
 
 
 def _configs(configs):
@@ -123,88 +122,3 @@ class ForceRMSNormalization:
 
     def state_dict(self):
         return {"rms": self.rms}
-
-
-class RadialGraph:
-    """Graph of a configuration for ``n_layers`` rounds of message passing.
-
-    ``forward(conf)`` returns a dict of torch tensors:
-
-    * ``coords`` (P, 3): the N atoms of the cell, then periodic images within
-      ``n_layers · cutoff`` of a cell atom (P ≥ N);
-    * ``images`` (P,): the cell atom each entry is a copy of; ``species`` (P,) indices into
-      ``species``; ``z`` (P,) atomic numbers; ``contributions`` (P,): 0 for cell atoms, 1 for
-      images (sum atomic energies over ``contributions == 0``);
-    * ``edge_index0`` … (2, E_l) long: the directed pairs (both directions) closer than
-      ``cutoff`` that layer l needs: at least one end within l' = n_layers − 1 − l hops
-      of a cell atom (the last layer only feeds the cell atoms);
-    * ``cell`` (9,), ``energy``, ``forces`` (N, 3) when the configuration has them,
-      ``n_layers``, ``num_nodes``, ``n_atoms``.
-    """
-
-    def __init__(self, species, cutoff: float, n_layers: int = 1):
-        if not species:
-            raise ParameterError("RadialGraph: expected a non-empty species list")
-        if not float(cutoff) > 0:
-            raise ParameterError(f"RadialGraph cutoff={cutoff!r}: expected a positive distance")
-        if int(n_layers) < 1:
-            raise ParameterError(f"RadialGraph n_layers={n_layers!r}: expected >= 1")
-        self.species = list(species)
-        self.cutoff = float(cutoff)
-        self.n_layers = int(n_layers)
-
-    def __call__(self, conf):
-        return self.forward(conf)
-
-    def forward(self, conf):
-        import torch
-        from ase.data import atomic_numbers
-        from scipy.spatial import cKDTree
-
-        from workbench.engine.neighbors import neighbor_list
-
-        coords = np.asarray(conf.coords, float).reshape(-1, 3)
-        cell = np.asarray(conf.cell, float).reshape(3, 3)
-        pbc = np.asarray(conf.PBC, bool).reshape(3)
-        n = len(coords)
-        code = {s: k for k, s in enumerate(self.species)}
-        try:
-            spec = np.array([code[s] for s in conf.species], dtype=np.int64)
-        except KeyError as e:
-            raise DatasetError(f"configuration {getattr(conf, 'identifier', '')!r}: species "
-                               f"{e.args[0]!r} not in {self.species}") from None
-        _, j, shift = neighbor_list(coords, cell, pbc, self.n_layers * self.cutoff)
-        ghost = np.any(shift != 0, axis=1)
-        key = np.unique(np.column_stack([j[ghost], shift[ghost]]), axis=0)
-        images = np.concatenate([np.arange(n), key[:, 0]]).astype(np.int64)
-        pos = np.concatenate([coords, coords[key[:, 0]] + key[:, 1:] @ cell])
-        pairs = cKDTree(pos).query_pairs(self.cutoff, output_type="ndarray")
-        pairs = pairs.reshape(-1, 2)
-        # hop distance of every atom from the cell atoms, up to n_layers - 1
-        hops = np.full(len(pos), self.n_layers, dtype=np.int64)
-        hops[:n] = 0
-        for h in range(1, self.n_layers):
-            near = np.zeros(len(pos), bool)
-            a, b = pairs[:, 0], pairs[:, 1]
-            near[b[hops[a] == h - 1]] = True
-            near[a[hops[b] == h - 1]] = True
-            hops[near & (hops > h)] = h
-        out = {"coords": torch.as_tensor(pos), "images": torch.as_tensor(images),
-               "species": torch.as_tensor(spec[images]),
-               "z": torch.as_tensor(np.array([atomic_numbers[self.species[s]]
-                                              for s in spec[images]], dtype=np.int64)),
-               "contributions": torch.as_tensor((np.arange(len(pos)) >= n).astype(np.int64)),
-               "cell": torch.as_tensor(cell.reshape(9)), "n_layers": self.n_layers,
-               "num_nodes": len(pos), "n_atoms": n}
-        for layer in range(self.n_layers):
-            reach = self.n_layers - 1 - layer
-            keep = (hops[pairs[:, 0]] <= reach) | (hops[pairs[:, 1]] <= reach)
-            p = pairs[keep]
-            edges = np.concatenate([p, p[:, ::-1]]).T if len(p) else np.zeros((2, 0), int)
-            out[f"edge_index{layer}"] = torch.as_tensor(np.ascontiguousarray(edges),
-                                                        dtype=torch.long)
-        if getattr(conf, "energy", None) is not None:
-            out["energy"] = torch.tensor(float(conf.energy))
-        if getattr(conf, "forces", None) is not None:
-            out["forces"] = torch.as_tensor(np.asarray(conf.forces, float))
-        return out

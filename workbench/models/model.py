@@ -72,7 +72,7 @@ class Model:
         self.params_version = 0
         if params_transform is not None:
             for name in params_transform.param_names:
-                self._param(name).set_transform(type(params_transform)([name]))
+                self._param(name).set_transform(params_transform.for_names([name]))
 
     # to be provided by subclasses ------------------------------------------------------
     def init_model_params(self) -> dict:

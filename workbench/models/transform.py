@@ -15,6 +15,7 @@ place).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Iterable
 
@@ -37,6 +38,10 @@ class ParameterTransform:
         if isinstance(param_names, str):
             param_names = [param_names]
         self.param_names = list(param_names or [])
+
+    def for_names(self, names) -> "ParameterTransform":
+        """The same transform (same settings) for the parameters ``names``."""
+        return type(self)(names)
 
     # element-wise maps -------------------------------------------------------------
     def forward(self, values) -> np.ndarray:
@@ -102,28 +107,49 @@ class ParameterTransform:
 
 
 class LogParameterTransform(ParameterTransform):
-    """Work with ``log(p)`` instead of ``p`` for the named parameters.
+    """Work with ``log_base(p)`` instead of ``p`` for the named parameters (natural log by
+    default; KLIFF 1.x's ``LogParameterTransform(base=10)`` also works, positionally too).
 
     The optimizer then sees an unbounded variable while the original parameter stays
     positive.  A lower bound of zero or below in the original space means "no lower bound"
     in log space; an upper bound must be positive.
     """
 
-    kind = "log"
+    def __init__(self, param_names: Iterable[str] | None = None, base: float = np.e):
+        if isinstance(param_names, numbers.Real) and not isinstance(param_names, bool):
+            param_names, base = None, param_names  # KLIFF 1.x: LogParameterTransform(base)
+        super().__init__(param_names)
+        base = float(base)
+        if not (np.isfinite(base) and base > 0 and base != 1.0):
+            raise ParameterError(f"LogParameterTransform base={base!r}: expected a positive "
+                                 "number other than 1")
+        self.base = base
+        self._natural = base == np.e
+        self._ln_base = float(np.log(base))
+
+    @property
+    def kind(self) -> str:
+        """``"log"`` (natural) or ``"log:BASE"``; what saved models record."""
+        return "log" if self._natural else f"log:{self.base!r}"
+
+    def for_names(self, names):
+        return type(self)(names, base=self.base)
 
     def forward(self, values) -> np.ndarray:
         values = np.asarray(values, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(values)
+            out = np.log(values)
+        return out if self._natural else out / self._ln_base
 
     def inverse(self, values) -> np.ndarray:
-        return np.exp(np.asarray(values, dtype=float))
+        values = np.asarray(values, dtype=float)
+        return np.exp(values) if self._natural else np.power(self.base, values)
 
     def inverse_derivative(self, values) -> np.ndarray:
-        return np.exp(np.asarray(values, dtype=float))
+        return self.inverse(values) * self._ln_base
 
     def derivative(self, values) -> np.ndarray:
-        return 1.0 / np.asarray(values, dtype=float)
+        return 1.0 / (np.asarray(values, dtype=float) * self._ln_base)
 
     def check_domain(self, values, name: str = "?") -> None:
         values = np.atleast_1d(np.asarray(values, dtype=float))
@@ -145,7 +171,7 @@ class LogParameterTransform(ParameterTransform):
                 f"Cannot log-transform parameter '{name}': its upper bound {bound!r} is "
                 f"not positive."
             )
-        return float(np.log(bound))
+        return float(self.forward([bound])[0])
 
 
 #: Transforms by ``kind``; used when loading saved models and by ``set_param_transform``.
@@ -163,6 +189,12 @@ def make_transform(kind, name: str) -> ParameterTransform | None:
         return kind
     if isinstance(kind, type) and issubclass(kind, ParameterTransform):
         return kind([name])
+    if isinstance(kind, str) and kind.lower().startswith("log:"):
+        try:
+            return LogParameterTransform([name], base=float(kind[4:]))
+        except ValueError:
+            raise ParameterError(f"Bad transform {kind!r} for parameter '{name}': "
+                                 "expected 'log:BASE' with a number BASE") from None
     if isinstance(kind, str):
         cls = TRANSFORMS.get(kind.lower())
         if cls is None:

@@ -40,6 +40,12 @@ def symmetry_functions_set30() -> dict:
     return get_set30()
 
 
+def soap_default() -> dict:
+    """KLIFF 1.x's SOAP defaults: n_max 4, l_max 4, cutoff 4 Å, polynomial radial basis,
+    Gaussian width eta 0.5 Å."""
+    return {"n_max": 4, "l_max": 4, "cutoff": 4.0, "radial_basis": "polynomial", "eta": 0.5}
+
+
 class Descriptor:
     """A descriptor with the same cutoff for every species pair.
 

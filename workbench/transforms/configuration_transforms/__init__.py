@@ -1,0 +1,1 @@
+"""KLIFF 1.x's ``kliff.transforms.configuration_transforms`` paths."""
