@@ -8,9 +8,10 @@ from workbench.ml.descriptors.descriptor import (
     symmetry_functions_set30,
     symmetry_functions_set51,
 )
+from workbench.ml.descriptors.soap import SOAP
 from workbench.ml.descriptors.symmetry_function import SymmetryFunction
 
-__all__ = ["Bispectrum", "Descriptor", "DescriptorError", "SymmetryFunction",
+__all__ = ["Bispectrum", "Descriptor", "DescriptorError", "SOAP", "SymmetryFunction",
            "bispectrum_default", "generate_fingerprints", "load_fingerprints",
            "show_available_descriptors", "symmetry_functions_set30",
            "symmetry_functions_set51"]

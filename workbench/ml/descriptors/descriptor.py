@@ -21,6 +21,7 @@ _AVAILABLE = {
                          "SymmetryFunction's dict, e.g. symmetry_functions_set51()",
     "Bispectrum": "SNAP bispectrum components B(j1, j2, j); hyperparameters as "
                   "Bispectrum's dict, e.g. bispectrum_default(species)",
+    "SOAP": "SOAP power spectrum (featomic); hyperparameters as soap_default()",
 }
 
 
@@ -71,7 +72,14 @@ class Descriptor:
         self.descriptor_name = descriptor
         cut = {f"{a}-{b}": self.cutoff for k, a in enumerate(self.species)
                for b in self.species[k:]}
-        if descriptor == "Bispectrum":
+        if descriptor == "SOAP":
+            from workbench.ml.descriptors.soap import SOAP
+
+            if hyperparameters is None:
+                hyperparameters = soap_default()
+            hp = {k: v for k, v in hyperparameters.items() if k != "cutoff"}
+            self._impl = SOAP(cut, cutoff_function, hp, normalize=False, dtype=np.float64)
+        elif descriptor == "Bispectrum":
             if hyperparameters is None:
                 hyperparameters = bispectrum_default(self.species)
             self._impl = Bispectrum(cut, cutoff_function, hyperparameters,
