@@ -271,7 +271,7 @@ class LossNeuralNetworkModel:
         own = {"keep_best": not kliff, "shuffle": not kliff, "final_eval": kliff}
         own.update({k: kwargs.pop(k) for k in
                     ("keep_best", "shuffle", "final_eval", "time_limit", "publish_hz",
-                     "store", "name", "tags")
+                     "store", "name", "tags", "on_epoch")
                     if k in kwargs})
         return TrainingSession(self, method=method, batch_size=batch_size,
                                num_epochs=num_epochs, start_epoch=start_epoch, lr=lr,
@@ -281,19 +281,20 @@ class LossNeuralNetworkModel:
 
     def minimize(self, method="Adam", batch_size=100, num_epochs=1000, start_epoch=0,
                  lr=0.001, verbose=True, **kwargs):
-        """Train in the calling thread (Ctrl-C stops cleanly) and print KLIFF's epoch
-        lines; returns the session's result (``history``, ``final_loss``, ``fun`` the
-        best epoch loss).  See the module docstring for what the conventions keep."""
+        """Train in the calling thread (Ctrl-C stops cleanly), printing KLIFF's epoch line
+        after every epoch when ``verbose``; returns the session's result (``history``,
+        ``final_loss``, ``fun`` the best epoch loss).  See the module docstring for what
+        the conventions keep."""
+        if verbose and "on_epoch" not in kwargs:
+            kwargs["on_epoch"] = _print_epoch
         session = self.training_session(method, batch_size, num_epochs, start_epoch, lr,
                                         **kwargs)
         self.session = session
         result = session.run()
-        if verbose:
-            lines = list(session.history)
-            if session.final_loss is not None:
-                lines.append(session.final_loss)
-            for epoch, loss in lines:
-                print(f"Epoch = {epoch:<6d}  loss = {loss:.10e}")
         if result.state == "failed":
             raise LossError(f"training failed: {result.message}")
         return result
+
+
+def _print_epoch(epoch, loss):
+    print(f"Epoch = {epoch:<6d}  loss = {loss:.10e}", flush=True)

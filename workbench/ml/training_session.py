@@ -41,6 +41,8 @@ class TrainingSession(BackgroundJob):
         final_eval: after the last epoch evaluate the loss once more with the final
             parameters (``final_loss``, as epoch ``start_epoch + num_epochs``) and save
             every model that has save metadata (KLIFF's ending).
+        on_epoch: ``f(epoch, loss)`` called in the training thread after every epoch
+            (and after the final evaluation), unthrottled — e.g. to print each line.
         time_limit: stop after this many running seconds.
         publish_hz: at most this many epoch events per second reach subscribers.
         store, name, tags: the run store the training is recorded in (see ``FitSession``;
@@ -54,7 +56,8 @@ class TrainingSession(BackgroundJob):
 
     def __init__(self, loss, method="Adam", batch_size=100, num_epochs=100, start_epoch=0,
                  lr=0.001, options=None, keep_best=True, shuffle=True, time_limit=None,
-                 publish_hz=10.0, store="default", name=None, tags=None, final_eval=False):
+                 publish_hz=10.0, store="default", name=None, tags=None, final_eval=False,
+                 on_epoch=None):
         if int(num_epochs) < 0:
             raise LossError(f"num_epochs={num_epochs!r}: expected an integer >= 0")
         if int(batch_size) < 1:
@@ -72,6 +75,7 @@ class TrainingSession(BackgroundJob):
         self.keep_best = keep_best
         self.shuffle = shuffle
         self.final_eval = final_eval
+        self.on_epoch = on_epoch
         self.final_loss: tuple[int, float] | None = None
         self.time_limit = None if time_limit is None else float(time_limit)
         self.history: list[tuple[int, float]] = []
@@ -229,6 +233,8 @@ class TrainingSession(BackgroundJob):
                     if path is not None:
                         self.saved_models.append(path)
                 self._emit("iteration", loss=total)
+                if self.on_epoch is not None:
+                    self.on_epoch(epoch, total)
             if self.final_eval:
                 self._evaluate_final()
             return "finished", f"{self.num_epochs} epochs done"
@@ -238,6 +244,8 @@ class TrainingSession(BackgroundJob):
     def _evaluate_final(self):
         epoch = self.start_epoch + self.num_epochs
         self.final_loss = (epoch, self.loss.get_loss(self.batch_size))
+        if self.on_epoch is not None:
+            self.on_epoch(*self.final_loss)
         for m in self.loss.calculator.models.values():
             path = m.maybe_save_epoch(epoch, force=True)
             if path is not None:
