@@ -45,15 +45,25 @@ def count_tree(path, file_format="xyz") -> list[str]:
     if not root.is_dir():
         raise DatasetError("not a directory; expected the top directory of a data set", root)
 
+    def kind(e):
+        try:
+            return "dir" if e.is_dir() else "file" if e.is_file() else None
+        except OSError as exc:  # a symbolic link loop
+            raise DatasetError(f"cannot resolve the symbolic link ({exc.strerror}); "
+                               "expected a link to an existing file or directory",
+                               e.path) from None
+
     def visit(d, depth, out):
         entries = sorted((e for e in os.scandir(d) if not e.name.startswith(".")),
                          key=lambda e: e.name)
-        here = sum(1 for e in entries if e.is_file()
+        kinds = [kind(e) for e in entries]
+        here = sum(1 for e, k in zip(entries, kinds) if k == "file"
                    and any(fnmatch.fnmatch(e.name, p) for p in pats))
         line_at = len(out)
         out.append(None)
         total = here
-        for e in sorted((e for e in entries if e.is_dir()), key=lambda e: e.name):
+        for e in sorted((e for e, k in zip(entries, kinds) if k == "dir"),
+                        key=lambda e: e.name):
             total += visit(e.path, depth + 1, out)
         out[line_at] = f"{'  ' * depth}-{Path(d).name} ({here}/{total})"
         return total
@@ -66,11 +76,12 @@ def count_tree(path, file_format="xyz") -> list[str]:
 def run(args) -> int:
     if args.count:
         ext = {"xyz": ".xyz"}.get(args.file_format, args.file_format)
+        lines = count_tree(args.count, args.file_format)  # errors before any output
         print("Workbench Dataset Count")
         print('Notation: "-dir_name (a/b)"')
         print(f'a: number of {ext} files in the directory "dir_name"')
         print(f'b: number of {ext} files in the directory "dir_name" and its subdirectories')
-        for line in count_tree(args.count, args.file_format):
+        for line in lines:
             print(line)
         return 0
     from workbench.data.dataset import Dataset

@@ -52,8 +52,8 @@ def config_kwargs_from_ase(atoms, path=None, frame=None) -> dict:
         energy = atoms.info.get("energy", atoms.info.get("Energy"))
     forces = res.get("forces")
     if forces is None:
-        for name in FORCE_NAMES:
-            if name in atoms.arrays:
+        for name in atoms.arrays:
+            if name.lower() in FORCE_NAMES:
                 forces = atoms.arrays[name]
                 break
     stress = res.get("stress")

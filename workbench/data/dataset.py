@@ -10,6 +10,7 @@ from pathlib import Path
 from workbench.errors import DatasetError, DatasetErrors
 
 from .ase_io import PATTERNS, config_kwargs_from_ase, read_with_ase
+from .checks import configuration_problems
 from .configuration import Configuration
 from .extxyz import read_extxyz_frames, write_extxyz
 
@@ -129,9 +130,14 @@ class Dataset:
         out = []
         for k, atoms in enumerate(frames):
             ident = f"{f}@{k}" if many else str(f)
+            kw = config_kwargs_from_ase(atoms, f, k)
+            problems = configuration_problems(kw["cell"], kw["species"], kw["coords"],
+                                              kw["PBC"], kw["energy"], kw["forces"],
+                                              kw["stress"])
+            if problems:  # the extended-XYZ reader's rules, located by frame
+                raise DatasetError(f"frame {k}: {'; '.join(problems)}", f)
             try:
-                out.append(Configuration(weight=weight, identifier=ident, path=f,
-                                         **config_kwargs_from_ase(atoms, f, k)))
+                out.append(Configuration(weight=weight, identifier=ident, path=f, **kw))
             except DatasetError as exc:
                 raise DatasetError(f"frame {k}: {exc.reason}", f) from None
         return out

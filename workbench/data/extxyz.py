@@ -62,11 +62,20 @@ def _err(msg, path, line=None):
 
 
 def _read_text(path) -> str:
+    """The text of a file; ``.gz`` files are decompressed."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
         raise _err(f"cannot open file: {exc.strerror}", path) from None
+    if str(path).endswith(".gz"):
+        import gzip
+        import zlib
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise _err(f"cannot decompress it ({exc}); expected a gzip-compressed "
+                       "extended-XYZ file", path) from None
     return decode_text(data, path)
 
 

@@ -165,8 +165,8 @@ class MagnitudeInverseWeight(Weight):
             s = np.asarray(s, dtype=np.float64)
             frob = np.sqrt(np.sum(s[:3] ** 2) + 2.0 * np.sum(s[3:] ** 2))
             self._stress_weight = float(self._inverse(cs, frob))
-        else:
-            self._stress_weight = 1.0 / cs[0] if cs[0] else 0.0
+        else:  # no reference stress: nothing to weight (KLIFF's rule)
+            self._stress_weight = 0.0
 
 
 def read_weights_file(path) -> list[tuple[str, int, Weight]]:

@@ -173,13 +173,52 @@ def pack_arrays(coords_list, cells, pbcs, species_lists, cutoff, species_names=N
 
 
 def pack(configs, cutoff, species_names=None, cutoff_table=None) -> PackedBatch:
-    """Pack configurations (objects with coords, cell, PBC, species) into one batch."""
+    """Pack configurations (objects with coords, cell, PBC, species) into one batch.
+
+    Configurations with a ``validate`` method (``workbench.data.Configuration``) are
+    checked first, so data edited in place since it was read cannot reach a kernel; any
+    two atoms closer than :data:`COINCIDENT_DISTANCE` are refused (see
+    :func:`check_coincident`)."""
     configs = list(configs)
+    for k, c in enumerate(configs):
+        if hasattr(c, "validate"):
+            c.validate(k)
     labels = [str(getattr(c, "identifier", "") or getattr(c, "path", "") or "")
               for c in configs]
-    return pack_arrays([c.coords for c in configs], [c.cell for c in configs],
-                       [c.PBC for c in configs], [c.species for c in configs], cutoff,
-                       species_names, cutoff_table, labels)
+    batch = pack_arrays([c.coords for c in configs], [c.cell for c in configs],
+                        [c.PBC for c in configs], [c.species for c in configs], cutoff,
+                        species_names, cutoff_table, labels)
+    check_coincident(batch)
+    return batch
+
+
+#: Atoms closer than this (in the data's length unit, Angstrom for the bundled sets) are
+#: taken for a duplicated atom: no potential is meaningful there (LJ would skip the pair,
+#: SW return inf).
+COINCIDENT_DISTANCE = 1e-2
+
+
+def check_coincident(batch: PackedBatch, distance: float = COINCIDENT_DISTANCE) -> None:
+    """Raise EngineError naming the configuration and both atoms when two atoms (or an
+    atom and a periodic image of another) are closer than ``distance``."""
+    if not batch.npairs:
+        return
+    r2 = np.einsum("ij,ij->i", batch.pair_d, batch.pair_d)
+    close = np.flatnonzero(r2 < distance * distance)
+    if not close.size:
+        return
+    p = int(close[0])
+    i = int(np.searchsorted(batch.pair_offsets, p, side="right") - 1)
+    j = int(batch.pair_j[p])
+    c = int(batch.atom_config[i])
+    first = int(batch.config_offsets[c])
+    label = batch.labels[c] if batch.labels and batch.labels[c] else "(unnamed)"
+    shift = batch.pair_shift[p].tolist()
+    image = "" if not any(shift) else f" (periodic image {shift})"
+    raise EngineError(
+        f"configuration {c} {label}: atoms {i - first} and {j - first}{image} are "
+        f"{float(np.sqrt(r2[p])):.3g} apart; expected atoms at least {distance} apart "
+        "(a duplicated atom?)")
 
 
 _CACHE: "OrderedDict[tuple, tuple[list, PackedBatch]]" = OrderedDict()

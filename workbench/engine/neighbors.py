@@ -326,6 +326,7 @@ def build_pairs(coords, cells, pbc, config_offsets, cutoff, species=None, cutoff
     cut2 = _cut2_table(cutoff, cutoff_table, nspecies)
     nconf = cells.shape[0]
     nat = np.diff(config_offsets)
+    check_neighbor_estimate(cells, pbc, nat, cutoff, labels)
     # Single pass into per-configuration slots sized from the density of periodic cells
     # (twice the ideal-gas count: covers close-packed first shells); configurations
     # without a volume, or that overflow, get an exact counting pass first.
@@ -359,6 +360,54 @@ def build_pairs(coords, cells, pbc, config_offsets, cutoff, species=None, cutoff
         keep = _slot_ranges(slot_offsets[:-1], per_conf)
         pj, ps, pd = pj[keep], ps[keep], pd[keep]
     return pair_offsets, pj, ps, pd
+
+
+#: More estimated neighbors per atom than this means a cutoff far beyond any potential's
+#: range for the cell (or a cell far too small): refused before allocating anything.
+MAX_NEIGHBORS_PER_ATOM = 1e5
+
+
+def neighbor_estimate(cells, pbc, nat, cutoff):
+    """(C,) estimated neighbors per atom within ``cutoff``: the ideal-gas count for cells
+    periodic in three directions, else all atoms times the periodic images within reach;
+    and (C,) the thinnest periodic width of each cell (inf when none is periodic)."""
+    cells = np.asarray(cells, dtype=np.float64).reshape(-1, 3, 3)
+    pbc = np.asarray(pbc, dtype=bool).reshape(-1, 3)
+    nat = np.asarray(nat, dtype=np.float64)
+    vol = np.abs(np.linalg.det(cells)) if len(cells) else np.zeros(0)
+    width = np.full(pbc.shape, np.inf)
+    for k in range(3):
+        cross = np.linalg.norm(np.cross(cells[:, (k + 1) % 3], cells[:, (k + 2) % 3]), axis=1)
+        length = np.linalg.norm(cells[:, k], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.where(cross > 0, vol / np.where(cross > 0, cross, 1.0), length)
+        width[:, k] = np.where(pbc[:, k], h, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        images = np.prod(np.where(pbc, 2.0 * cutoff / width + 1.0, 1.0), axis=1)
+        ideal = nat / np.where(vol > 0, vol, 1.0) * (4.0 / 3.0) * np.pi * cutoff ** 3
+    per3 = pbc.all(axis=1) & (vol > 0)
+    est = np.where(per3, np.minimum(ideal, nat * images), nat * images)
+    est = np.where(np.isfinite(est), est, np.inf)
+    return est, width.min(axis=1) if len(width) else np.zeros(0)
+
+
+def check_neighbor_estimate(cells, pbc, nat, cutoff, labels=None):
+    """Refuse, naming the configuration and the cutoff, a neighbor list that would hold
+    more than :data:`MAX_NEIGHBORS_PER_ATOM` neighbors per atom (a 0.01 A cell, a cutoff
+    of 1e4), instead of running out of memory or time inside the kernels.  Cells of zero
+    width are left to the kernels' own check."""
+    est, width = neighbor_estimate(cells, pbc, nat, cutoff)
+    bad = np.flatnonzero((est > MAX_NEIGHBORS_PER_ATOM) & (width > 0))
+    if not bad.size:
+        return
+    c = int(bad[np.argmax(est[bad])])
+    where = f"thinnest periodic width {width[c]:.3g}" if np.isfinite(width[c]) else \
+        "not periodic"
+    raise EngineError(
+        f"configuration {_label(labels, c)}: the neighbor-list cutoff {cutoff:g} would give "
+        f"about {est[c]:.3g} neighbors per atom ({int(nat[c])} atoms, cell {where}); "
+        f"expected at most {MAX_NEIGHBORS_PER_ATOM:g}: check the model's cutoff parameter "
+        "and the cell")
 
 
 def _per_config(counts, config_offsets):

@@ -134,6 +134,9 @@ def generate_fingerprints(descriptor, configs, fit_forces=False, fit_stress=Fals
     contiguous chunk per worker and transformed there (``workbench.fit.distributed``).
     """
     configs = list(configs)
+    for k, c in enumerate(configs):  # in-place edits since construction are checked here
+        if hasattr(c, "validate"):
+            c.validate(k)
     path = Path(fingerprints_filename)
     digest = inputs_hash(descriptor, configs, fit_forces, fit_stress)
     if reuse and path.is_file():
