@@ -237,3 +237,16 @@ def test_torch_loss_conventions_differ_by_two_over_the_batch_size(si4, tmp_path)
     with pytest.raises(LossError, match=rf"configuration {bare[0].identifier!r} has no "
                                         r"reference energy.*the CalculatorTorch"):
         Loss(calc2)
+
+
+@pytest.mark.kim
+def test_cli_avail_params_of_a_kim_model(capsys):
+    # KLIFF 1.x's use: the parameters of an installed KIM model, values as KLIFF's SW
+    # tutorial prints them
+    assert main(["model", "--avail-params",
+                 "SW_StillingerWeber_1985_Si__MO_405512056662_005"]) == 0
+    out = capsys.readouterr().out
+    for line in ("name: A\nvalue: [15.28484792]", "name: B\nvalue: [0.60222456]",
+                 "name: sigma\nvalue: [2.0951]", "name: gamma\nvalue: [2.51412]",
+                 "name: lambda\nvalue: [45.5322]"):
+        assert line in out

@@ -128,3 +128,42 @@ def test_default_hyperparams_and_available_descriptors(capsys):
     assert np.allclose(zeta[0], zeta[1], rtol=1e-12)
     forces = -desc.backward(_si_config(), np.random.default_rng(0).random(zeta.shape))
     assert np.abs(forces).max() < 1e-10
+
+
+KLIFF_1X_EXAMPLE = '''
+from kliff.transforms.configuration_transforms.descriptors import show_available_descriptors
+show_available_descriptors()
+from kliff.transforms.configuration_transforms.descriptors import Descriptor
+from kliff.transforms.configuration_transforms.default_hyperparams import symmetry_functions_set30
+desc = Descriptor(cutoff=3.77,
+species=["Si"],
+descriptor="SymmetryFunctions",
+hyperparameters=symmetry_functions_set30())
+# generate Si configuration
+from ase.build import bulk
+from kliff.dataset import Configuration
+import numpy as np
+Si_diamond = bulk("Si", a=5.44)
+Si_config = Configuration.from_ase_atoms(Si_diamond)
+# FORWARD: generating the descriptor $\\zeta$
+zeta = desc.forward(Si_config)
+# BACKWARD: vector-jacobian product against arbitrary vector (\\partial L/\\partial \\zeta)
+dE_dZeta = np.random.random(zeta.shape)
+forces = - desc.backward(Si_config, dE_dZeta=dE_dZeta)
+print(forces)
+from kliff.transforms.configuration_transforms.graphs import RadialGraph
+graph_generator = RadialGraph(species=["Si"], cutoff=3.77, n_layers=1)
+# dummy energy, needed for eval
+Si_config._energy = 0.0
+Si_config._forces = np.zeros_like(Si_config.coords)
+print(graph_generator.forward(Si_config))
+'''
+
+
+def test_kliff_1x_transforms_page_ports_by_its_imports(capsys):
+    ns = {}
+    exec(compile(KLIFF_1X_EXAMPLE.replace("kliff", "workbench"), "transforms.py", "exec"), ns)
+    assert np.abs(ns["forces"]).max() < 1e-10  # the documented [[-0. -0. -0.] [-0. ...]]
+    assert ns["zeta"].shape == (2, 30)
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-1] == DOCUMENTED_SUMMARY
