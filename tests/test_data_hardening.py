@@ -317,3 +317,15 @@ def test_writer_output_reads_back_through_dataset(tmp_path):
     p = write(tmp_path, "w.xyz", text)
     c = Dataset(p)[0]
     assert c.stress.tolist() == [1, 2, 3, 4, 5, 6] and c.species == ["Si", "C"]
+
+
+def test_unnamed_configurations_are_named_by_index():
+    named, unnamed = si2(identifier="mine"), si2()
+    assert unnamed.describe() == "configuration" and unnamed.describe(4) == \
+        "configuration 4 (unnamed)"
+    ds = Dataset.from_configs([named, unnamed])
+    assert [c.identifier for c in ds] == ["mine", "config_1"]
+    assert repr(ds[1]).startswith("Configuration('config_1'")
+    from workbench.data import Weight
+    with pytest.raises(DatasetError, match=r"^configuration config_1: stress_weight has shape"):
+        ds[1].weight = Weight(stress_weight=np.ones(4))

@@ -175,13 +175,18 @@ class Dataset:
         return new
 
     def add(self, configs) -> None:
-        """Append configurations (a Configuration or an iterable of them) to the data set."""
+        """Append configurations (an iterable of them) to the data set; an unnamed one is
+        named ``config_<k>`` by its index k in the data set (never left as None)."""
+        start = len(self.configs)
         self.configs.extend(configs)
+        for k, c in enumerate(self.configs[start:], start):
+            if getattr(c, "identifier", "") is None:
+                c.identifier = f"config_{k}"
 
     @classmethod
     def from_configs(cls, configs) -> "Dataset":
         ds = cls()
-        ds.configs = list(configs)
+        ds.add(configs)
         return ds
 
     @classmethod

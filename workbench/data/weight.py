@@ -62,12 +62,12 @@ class Weight:
                 fw = np.repeat(fw[:, None], 3, axis=1)
             if fw.shape != (n, 3):
                 raise DatasetError(
-                    f"configuration {config.identifier}: per-atom forces_weight has shape "
+                    f"{_describe(config)}: per-atom forces_weight has shape "
                     f"{self._forces_weight.shape}; expected ({n},) or ({n}, 3)")
             self._forces_weight = fw
         sw = self._stress_weight
         if isinstance(sw, np.ndarray) and sw.shape != (6,):
-            raise DatasetError(f"configuration {config.identifier}: stress_weight has shape "
+            raise DatasetError(f"{_describe(config)}: stress_weight has shape "
                                f"{sw.shape}; expected a float or a (6,) array")
 
     @property
@@ -219,3 +219,8 @@ def apply_weights_file(configs, path) -> int:
         cfg.weight = w
         seen += 1
     return seen
+
+
+def _describe(config) -> str:
+    describe = getattr(config, "describe", None)
+    return describe() if describe else f"configuration {getattr(config, 'identifier', '')}"
