@@ -20,3 +20,17 @@ def test_eam_notebook(tmp_path):
     setfl = tmp_path / "EAM_Al_fit__MO_000000000000_000" / "EAM_Al_fit__MO_000000000000_000.eam.alloy"
     assert setfl.read_text().splitlines()[4].split()[:3] == ["16", repr(1.2 / 15), "31"]
     assert (tmp_path / "eam_al.yaml").exists() and (tmp_path / "eam_functions.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.kim
+def test_snap_notebook(tmp_path):
+    text = outputs(run_notebook("10_snap.ipynb", tmp_path))
+    held = re.search(r"held-out +energy RMSE +([0-9.]+) meV/atom +force RMSE ([0-9.]+) eV/A", text)
+    assert held and float(held.group(1)) < 20.0 and float(held.group(2)) < 0.3
+    a = float(re.search(r"a = ([0-9.]+) A", text).group(1))
+    assert 5.35 < a < 5.55
+    diff = float(re.search(r"largest difference ([0-9.e+-]+)", text).group(1))
+    assert diff < 1e-8
+    kim = tmp_path / "SNAP_Si_fit__MO_000000000000_000"
+    assert "twojmax 6" in (kim / "SNAP_Si_fit__MO_000000000000_000.snapparam").read_text()
