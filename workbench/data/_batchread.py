@@ -31,7 +31,7 @@ from threadpoolctl import ThreadpoolController
 
 from workbench.errors import DatasetError
 
-from .checks import KNOWN_SPECIES, VOIGT_FROM_NINE, cell_problem
+from .checks import KNOWN_SPECIES, VOIGT_FROM_NINE
 from .configuration import Configuration
 from .extxyz import _KV, parse_header, warn_if_no_forces
 
@@ -115,9 +115,9 @@ class _Shape:
             self.head = None
 
     def values(self, nums):
-        """(cell, pbc, energy, stress) from this line's numbers, new arrays each time, or
-        None if a value would make the careful reader complain (non-finite, a PBC flag
-        other than 0/1, a singular or left-handed cell)."""
+        """(cell as 9 floats, pbc, energy, stress) from this line's numbers, or None if a
+        value would make the careful reader complain (non-finite, a PBC flag other than
+        0/1); the cell itself is checked with its group (:func:`_bad_cells`)."""
         head = self.head
         pbc = list(head.pbc)
         if self.pbc:
@@ -127,14 +127,14 @@ class _Shape:
                 return None
         try:
             if self.lattice:
-                cv = [float(nums[k]) for k in self.lattice]
-                if any(v - v != 0.0 for v in cv):
+                cell = [float(nums[k]) for k in self.lattice]  # an array made per group
+                total = sum(cell)
+                if total - total != 0.0:  # NaN or inf somewhere
                     return None
-                cell = np.array(cv).reshape(3, 3)
             elif any(pbc):
                 return None
             else:
-                cell = head.cell.copy()
+                cell = head.cell.ravel().tolist()
             energy = None
             if self.energy:
                 energy = float(nums[self.energy[0]])
@@ -206,11 +206,14 @@ def _read_group(members, length, paths, weight, out):
     frc = None if head.force_col is None else columns[head.force_col[3]]
     sizes = [m[1].head.natoms for m in members]
     starts = np.concatenate([[0], np.cumsum(sizes)])
-    good = np.minimum.reduceat(ok, starts[:-1]).tolist()
+    good = np.minimum.reduceat(ok, starts[:-1])
+    cells = np.array([m[2][0] for m in members]).reshape(-1, 3, 3)
+    pbcs = np.array([m[2][1] for m in members], dtype=bool)
+    good &= ~_bad_cells(cells, pbcs)
     trusted = Configuration._trusted
-    for (k, shape, (cell, pbc, energy, stress), _), a, b, fine in zip(
-            members, starts[:-1].tolist(), starts[1:].tolist(), good):
-        if not fine or cell_problem(cell, pbc):
+    for (k, shape, (_, pbc, energy, stress), _), cell, a, b, fine in zip(
+            members, cells, starts[:-1].tolist(), starts[1:].tolist(), good.tolist()):
+        if not fine:
             continue
         forces = None if frc is None else frc[a:b]
         warn_if_no_forces(shape.head, paths[k])
@@ -219,6 +222,18 @@ def _read_group(members, length, paths, weight, out):
                              paths[k], weight)
         except DatasetError as exc:
             out[k] = exc
+
+
+def _bad_cells(cells, pbcs):
+    """(F,) True where :func:`workbench.data.checks.cell_problem` would object, or the
+    cell is too close to its singularity threshold to decide here."""
+    a, b, c = cells[:, 0], cells[:, 1], cells[:, 2]
+    det = np.einsum("ij,ij->i", a, np.cross(b, c))
+    scale = np.sqrt((a * a).sum(1) * (b * b).sum(1) * (c * c).sum(1))
+    with np.errstate(all="ignore"):
+        fine = (det > 1e-10 * scale * (1 + 1e-6)) & (scale > 0) & np.isfinite(scale)
+    checked = pbcs.any(axis=1) | (cells != 0).any(axis=(1, 2))
+    return checked & ~fine
 
 
 class _Layout:
@@ -302,14 +317,23 @@ def _parse_rows(rows, lay, head):
     species = _species(rows[:, :lay.width])
     if species is None:
         return None
-    digits = rows[:, lay.digits] - np.uint8(48)
-    bad = [np.flatnonzero(digits.ravel() >= 10) // len(lay.digits)]
-    fixed = rows[:, lay.fixed]
-    bad.append(np.flatnonzero((fixed != lay.fixed_bytes).ravel()) // len(lay.fixed))
-    for j in lay.leads + lay.signs:
-        c = rows[:, j]
-        good = (c == 43) | (c == 45) if j in lay.signs else (c == 32) | (c == 43) | (c == 45)
-        bad.append(np.flatnonzero(~good))
+    # np.take along an axis is several times faster than fancy indexing here
+    digits = np.take(rows, lay.digits, axis=1)
+    digits -= np.uint8(48)
+    bad = []
+    if digits.max(initial=0) >= 10:
+        bad.append(np.flatnonzero(digits.ravel() >= 10) // len(lay.digits))
+    fixed = np.take(rows, lay.fixed, axis=1)
+    differs = fixed != lay.fixed_bytes
+    if differs.any():
+        bad.append(np.flatnonzero(differs.ravel()) // len(lay.fixed))
+    flex = lay.leads + lay.signs
+    if flex:  # a lead holds a space or a sign, an exponent sign a sign
+        marks = np.take(rows, flex, axis=1)
+        sign = (marks == 43) | (marks == 45)
+        sign[:, :len(lay.leads)] |= marks[:, :len(lay.leads)] == 32
+        if not sign.all():
+            bad.append(np.flatnonzero(~sign.ravel()) // len(flex))
     nf = len(lay.fields)
     place = np.zeros((len(lay.digits), 2 * nf))  # mantissa and exponent place values
     frac = np.zeros(nf)
@@ -324,28 +348,33 @@ def _parse_rows(rows, lay, head):
     # digits), below 2**53 in float64 (15 digits; longer mantissas go through float()).
     # One BLAS thread: the product is small and waking the pool costs more than it saves.
     dtype = np.float32 if most <= 7 else np.float64
-    with _one_blas_thread():
-        both = (place.T.astype(dtype) @ digits.astype(dtype).T).T.astype(np.float64)
-    value, e = both[:, :nf], both[:, nf:]
+    with _one_blas_thread():  # (2 nf, R): one C-contiguous row per field
+        both = (place.T.astype(dtype) @ digits.astype(dtype).T).astype(np.float64)
+    value, e = both[:nf], both[nf:]
     long_mantissa = most > 15
-    neg = np.zeros(value.shape, bool)
+    sgn = np.ones(value.shape)
     for f, (lead, _, _, sign, _, _, _) in enumerate(lay.fields):
         if sign is not None:
-            e[:, f] = np.where(rows[:, sign] == 45, -e[:, f], e[:, f])
+            e[f] *= 1.0 - 2.0 * (rows[:, sign] == 45)
         if lead is not None:
-            neg[:, f] = rows[:, lead] == 45
-    e -= frac
+            sgn[f] -= 2.0 * (rows[:, lead] == 45)
+    e -= frac[:, None]
     mag = np.abs(e)
     p = _POW10[np.minimum(mag, 22).astype(np.intp)]
+    # value * 10**e or value / 10**-e: each one correctly rounded operation
     v = np.where(e >= 0, value * p, value / p)
-    v = np.where(neg, -v, v)
+    v *= sgn  # exact; gives -0.0 for "-0.0"
     ok = np.ones(rows.shape[0], bool)
-    ok[np.concatenate(bad)] = False
+    if bad:
+        ok[np.concatenate(bad)] = False
     slow = (mag > 22) if not long_mantissa else np.ones(v.shape, bool)
-    for r, f in np.argwhere(slow & ok[:, None]).tolist():  # outside the exact fast path
+    for f, r in np.argwhere(slow & ok[None, :]).tolist():  # outside the exact fast path
         first, stop = lay.fields[f][5:]
-        v[r, f] = float(rows[r, first:stop].tobytes())
-    ok &= np.isfinite(v).all(axis=1)
+        v[f, r] = float(rows[r, first:stop].tobytes())
+    finite = np.isfinite(v)
+    if not finite.all():
+        ok &= finite.all(axis=0)
+    v = v.T
     columns = {}
     wanted = [head.pos_col] + ([head.force_col] if head.force_col is not None else [])
     for k, col in enumerate(wanted):
