@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from workbench.data import Dataset
+from workbench.errors import DatasetErrors
 from workbench.data._batchread import read_configs
 from workbench.data.dataset import _find_file_names
 from workbench.data.extxyz import format_extxyz, read_extxyz
@@ -136,3 +137,19 @@ def test_written_files_round_trip(tmp_path_factory, n, seed, with_stress):
     (c,) = Dataset(path)
     assert_same(c, read_extxyz(path))
     assert bits(c.coords) == bits(vals[:, :3]) and bits(c.forces) == bits(vals[:, 3:])
+
+
+def test_one_bad_file_does_not_send_its_shape_to_the_careful_reader(tmp_path):
+    good = "2\n" + HEAD + "Properties=species:S:1:pos:R:3:force:R:3\n" + ROWS
+    bad = good.replace('Lattice="4 0 0 0 4 0 0 0 4"', 'Lattice="4 0 0 8 0 0 0 0 4"')
+    big = "2\n" + HEAD + 'note="' + "x" * 70000 + '" Properties=species:S:1:pos:R:3\n' + \
+        "Si 0 0 0\nSi 1 1 1\n"
+    paths = []
+    for name, text in (("a_bad", bad), ("b", good), ("c", good), ("d_big", big)):
+        (tmp_path / f"{name}.xyz").write_text(text)
+        paths.append(str(tmp_path / f"{name}.xyz"))
+    got = read_configs(paths)
+    assert got[0] is None and got[1] is not None and got[2] is not None
+    assert got[3] is not None and got[3].coords[1].tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(DatasetErrors, match="a_bad.xyz, line 2: singular cell"):
+        Dataset(tmp_path)
