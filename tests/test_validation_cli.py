@@ -148,3 +148,21 @@ def load_model_file(path):
     from workbench.models import load_model
 
     return load_model(path)
+
+
+@pytest.mark.slow
+def test_validate_a_fit_notebook(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    from workbench.validation.report import property_rows  # noqa: F401 (import check)
+
+    path = __import__("pathlib").Path(__file__).resolve().parent.parent / "notebooks"
+    nb = nbformat.read(path / "08_validate_a_fit.ipynb", as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []))
+    assert "fitted: {'A': 14.93" in text
+    assert "C11 = " in text and "(experiment 165.77 GPa)" in text
+    assert "DFT (training set) a0 = 5.4" in text
