@@ -61,6 +61,12 @@ def eos_figure(result, ens=None):
     eos = result.details.get("eos")
     if eos is None:
         return fig
+    dft = result.dft_eos  # first, so the model's curve is drawn over the points
+    if dft is not None:
+        shift = eos["E0"] - dft["E0"]
+        fig.add_trace(go.Scatter(x=dft["volumes"], y=(np.array(dft["energies"]) + shift).tolist(),
+                                 mode="markers", name=f"DFT (shifted {shift:+.3f} eV)",
+                                 marker={"color": "#d62728", "symbol": "x", "size": 6}))
     if ens is not None and "eos" in ens.bands():
         b = ens.bands()["eos"]
         m, s = np.array(b["mean"]), np.array(b["std"])
@@ -72,12 +78,6 @@ def eos_figure(result, ens=None):
                              name="Birch-Murnaghan fit", line={"color": "#1f77b4"}))
     fig.add_trace(go.Scatter(x=eos["volumes"], y=eos["energies"], mode="markers",
                              name="model", marker={"color": "#1f77b4"}))
-    dft = result.dft_eos
-    if dft is not None:
-        shift = eos["E0"] - dft["E0"]
-        fig.add_trace(go.Scatter(x=dft["volumes"], y=(np.array(dft["energies"]) + shift).tolist(),
-                                 mode="markers", name=f"DFT (shifted {shift:+.3f} eV)",
-                                 marker={"color": "#d62728", "symbol": "x", "size": 6}))
     fig.update_layout(title="Energy vs volume", xaxis_title="volume (Å³/atom)",
                       yaxis_title="energy (eV/atom)", height=380)
     return fig
