@@ -116,7 +116,7 @@ class BackgroundJob:
             _log.warning("not recording this %s in %s: %s", self._label, self.store.path, exc)
             return
         self.recorder = rec
-        self.subscribe(rec)
+        self._publisher.subscribe(rec, first=True)
 
     # ---------------------------------------------------------------- status
     @property

@@ -70,9 +70,12 @@ class Publisher:
         self._thread = threading.Thread(target=self._run, name="FitSession-events", daemon=True)
         self.delivered = 0
 
-    def subscribe(self, callback):
+    def subscribe(self, callback, first=False):
+        """Deliver events to ``callback`` (before the others when ``first``: the run
+        recorder, so a run is complete in the store when the UI hears the fit ended)."""
         with self._cond:
-            self._subscribers = self._subscribers + [callback]
+            self._subscribers = ([callback] + self._subscribers if first
+                                 else self._subscribers + [callback])
 
         def unsubscribe():
             with self._cond:

@@ -20,7 +20,7 @@ import numpy as np
 
 from workbench.runs.compare import fmt, parameter_rows, when
 
-COLUMNS = (("name", "name", 22), ("model", "model_kind", 15), ("status", "status", 11),
+COLUMNS = (("name", "name", 28), ("model", "model_kind", 15), ("status", "status", 11),
            ("best loss", "best_loss", 11), ("train E", "train_e_rmse", 9),
            ("train F", "train_f_rmse", 9), ("test E", "test_e_rmse", 9),
            ("test F", "test_f_rmse", 9), ("evals", "n_eval", 6), ("time s", "elapsed", 7),
@@ -191,33 +191,50 @@ class RunsPanel:
 
     def show_comparison(self, ids) -> None:
         """Overlay the loss curves, parity plots and error distributions of runs ``ids``
-        and tabulate their parameters."""
-        import plotly.graph_objects as go
-
+        and tabulate their parameters.  The figures are made once and redrawn in place
+        (front ends cope badly with plot widgets replaced in quick succession)."""
         if not ids:
-            self.figures_box.children = []
+            for fig in (self.loss_fig, self.parity_e, self.parity_f, self.errors_fig):
+                if fig is not None:
+                    _redraw(fig, [])
             self.params_w.value = ""
             return
+        if self.loss_fig is None:
+            self._make_figures()
         runs = [self.store.get_run(r) for r in ids]
-        loss = go.FigureWidget(layout=dict(title="loss", height=320, yaxis_type="log",
-                                           xaxis_title="iteration",
-                                           margin=dict(l=50, r=10, t=40, b=40)))
+        loss_traces = []
         for k, run in enumerate(runs):
             hist = [(h["iteration"], h["loss"]) for h in self.store.get_history(run["id"])
                     if h["loss"] is not None and np.isfinite(h["loss"]) and h["loss"] > 0]
-            loss.add_scatter(x=[h[0] for h in hist], y=[h[1] for h in hist], mode="lines",
-                             name=_label(run), line=dict(color=COLOURS[k % len(COLOURS)],
-                                                         width=3))
-        self.loss_fig = loss
-        boxes = [_boxed(loss, "wb-runs-loss")]
+            loss_traces.append(dict(type="scatter", x=[h[0] for h in hist],
+                                    y=[h[1] for h in hist], mode="lines", name=_label(run),
+                                    line=dict(color=COLOURS[k % len(COLOURS)], width=3)))
+        _redraw(self.loss_fig, loss_traces)
         preds = [self._prediction(run) for run in runs]
-        if any(p is not None for p in preds):
-            self.parity_e, self.parity_f, self.errors_fig = _parity_figures(runs, preds)
-            boxes.append(w.HBox([_boxed(self.parity_e, "wb-runs-parity-e"),
-                                 _boxed(self.parity_f, "wb-runs-parity-f")]))
-            boxes.append(_boxed(self.errors_fig, "wb-runs-errors"))
-        self.figures_box.children = boxes
+        for fig, traces in zip((self.parity_e, self.parity_f, self.errors_fig),
+                               _parity_traces(runs, preds)):
+            _redraw(fig, traces)
         self.params_w.value = params_table(runs)
+
+    def _make_figures(self) -> None:
+        import plotly.graph_objects as go
+
+        margin = dict(l=50, r=10, t=40, b=40)
+        self.loss_fig = go.FigureWidget(layout=dict(
+            title="loss", height=320, yaxis_type="log", xaxis_title="iteration", margin=margin))
+        parity = dict(height=340, margin=margin, xaxis_title="DFT", yaxis_title="model",
+                      legend=dict(orientation="h", y=-0.25))
+        self.parity_e = go.FigureWidget(layout=dict(title="energy per atom (eV)", **parity))
+        self.parity_f = go.FigureWidget(layout=dict(title="force components (eV/Å)", **parity))
+        self.errors_fig = go.FigureWidget(layout=dict(
+            title="per-configuration energy error (eV/atom)", barmode="overlay", height=300,
+            margin=margin))
+        half = w.Layout(width="50%")
+        self.figures_box.children = [
+            _boxed(self.loss_fig, "wb-runs-loss"),
+            w.HBox([_boxed(self.parity_e, "wb-runs-parity-e", half),
+                    _boxed(self.parity_f, "wb-runs-parity-f", half)]),
+            _boxed(self.errors_fig, "wb-runs-errors")]
 
     def _prediction(self, run):
         """Energies and forces of the run's best model on the workbench's included data
@@ -314,24 +331,22 @@ def _label(run) -> str:
     return f"{run['name']} ({run['id'][-6:]})"
 
 
-def _boxed(fig, cls):
-    box = w.Box([fig])
+def _boxed(fig, cls, layout=None):
+    box = w.Box([fig], layout=layout or w.Layout())
     box.add_class(cls)
     return box
 
 
-def _parity_figures(runs, preds):
-    import plotly.graph_objects as go
+def _redraw(fig, traces) -> None:
+    fig.data = []
+    if traces:
+        fig.add_traces(traces)
 
+
+def _parity_traces(runs, preds):
+    """Trace lists of the energy parity, force parity and error-histogram figures."""
     rng = np.random.default_rng(0)
-    common = dict(height=320, width=420, margin=dict(l=50, r=10, t=40, b=40))
-    pe = go.FigureWidget(layout=dict(title="energy per atom (eV)", xaxis_title="DFT",
-                                     yaxis_title="model", **common))
-    pf = go.FigureWidget(layout=dict(title="force components (eV/Å)", xaxis_title="DFT",
-                                     yaxis_title="model", **common))
-    err = go.FigureWidget(layout=dict(title="per-configuration energy error (eV/atom)",
-                                      barmode="overlay", height=300,
-                                      margin=dict(l=50, r=10, t=40, b=40)))
+    pe, pf, err = [], [], []
     lo, hi = np.inf, -np.inf
     flo, fhi = np.inf, -np.inf
     for k, (run, p) in enumerate(zip(runs, preds)):
@@ -340,22 +355,22 @@ def _parity_figures(runs, preds):
         colour = COLOURS[k % len(COLOURS)]
         e_ref, e_pred = p.energy_ref / p.natoms, p.energy_pred / p.natoms
         lo, hi = min(lo, e_ref.min(), e_pred.min()), max(hi, e_ref.max(), e_pred.max())
-        pe.add_scatter(x=e_ref, y=e_pred, mode="markers", name=_label(run),
-                       marker=dict(color=colour, size=5, opacity=0.6))
+        pe.append(dict(type="scatter", x=e_ref, y=e_pred, mode="markers", name=_label(run),
+                       marker=dict(color=colour, size=6, opacity=0.7)))
         f_ref, f_pred = p.forces_ref.ravel(), p.forces_pred.ravel()
         if f_ref.size > MAX_POINTS:
             pick = rng.choice(f_ref.size, MAX_POINTS, replace=False)
             f_ref, f_pred = f_ref[pick], f_pred[pick]
         if f_ref.size:
             flo, fhi = min(flo, f_ref.min(), f_pred.min()), max(fhi, f_ref.max(), f_pred.max())
-            pf.add_scatter(x=f_ref, y=f_pred, mode="markers", name=_label(run),
-                           marker=dict(color=colour, size=3, opacity=0.5))
-        err.add_histogram(x=p.energy_error_per_atom, name=_label(run), opacity=0.55,
-                          marker_color=colour)
-    for fig, a, b in ((pe, lo, hi), (pf, flo, fhi)):
+            pf.append(dict(type="scatter", x=f_ref, y=f_pred, mode="markers", name=_label(run),
+                           marker=dict(color=colour, size=3, opacity=0.5)))
+        err.append(dict(type="histogram", x=p.energy_error_per_atom, name=_label(run),
+                        opacity=0.55, marker_color=colour))
+    for traces, a, b in ((pe, lo, hi), (pf, flo, fhi)):
         if np.isfinite(a):
-            fig.add_scatter(x=[a, b], y=[a, b], mode="lines", showlegend=False,
-                            line=dict(color="#888", dash="dot"))
+            traces.append(dict(type="scatter", x=[a, b], y=[a, b], mode="lines",
+                               showlegend=False, line=dict(color="#888", dash="dot")))
     return pe, pf, err
 
 
