@@ -174,3 +174,37 @@ def test_from_setfl_fits_the_lammps_table():
     ref = kim.compute(kim.prepare(confs), forces=True)
     assert abs(ours.energy[0] - ref.energy[0]) / 32 < 2e-3
     assert rel_err(ours.forces, ref.forces) < 2e-2
+
+
+@pytest.mark.parametrize("symbol, structure, a_ref", [("Cu", "fcc", 3.61), ("Fe", "bcc", 2.87)])
+def test_default_model_is_stable_at_its_lattice_constant(symbol, structure, a_ref):
+    from ase.build import bulk
+    from scipy.optimize import minimize_scalar
+
+    model = EAM((symbol,))
+    atoms = bulk(symbol, structure, a=a_ref, cubic=True)
+    atoms.calc = model.ase_calculator()
+
+    def energy(a):
+        atoms.set_cell(np.eye(3) * a, scale_atoms=True)
+        return atoms.get_potential_energy() / len(atoms)
+
+    best = minimize_scalar(energy, bounds=(0.8 * a_ref, 1.2 * a_ref), method="bounded")
+    assert abs(best.x / a_ref - 1) < 0.02
+    assert energy(0.9 * a_ref) > best.fun + 0.05 and energy(1.1 * a_ref) > best.fun + 0.05
+
+
+def test_save_and_load_keep_knots_values_and_fit_choices(tmp_path):
+    from workbench.models import load_model
+
+    model = EAM(("Cu", "Ni"), knots={"F_Ni": [0.0, 5.0, 10.0, 30.0]})
+    model.set_fit_knots(r_min=1.8)
+    model.save(tmp_path / "eam.yaml")
+    back = load_model(tmp_path / "eam.yaml")
+    assert isinstance(back, EAM) and back.layout.sizes == model.layout.sizes
+    assert back.layout.clamped == model.layout.clamped
+    np.testing.assert_array_equal(back.layout.knots["F_Ni"], [0.0, 5.0, 10.0, 30.0])
+    for name, p in model.model_params.items():
+        np.testing.assert_array_equal(back.model_params[name].value, p.value)
+        np.testing.assert_array_equal(back.model_params[name].fixed, p.fixed)
+    assert back.get_opt_param_names() == model.get_opt_param_names()

@@ -42,45 +42,63 @@ def default_lattice(symbol: str) -> tuple[float, str]:
     return float(state["a"]), structure
 
 
+def _shell_distances(structure: str, a: float, rc: float) -> np.ndarray:
+    """Neighbour distances of one atom of the perfect crystal (ASE's builder)."""
+    from ase.build import bulk
+    from ase.neighborlist import neighbor_list
+
+    atoms = bulk("Cu", structure, a=a) if structure != "hcp" else \
+        bulk("Cu", "hcp", a=a, c=a * np.sqrt(8.0 / 3.0))
+    i, d = neighbor_list("id", atoms, rc)
+    return d[i == 0]
+
+
 def default_functions(species, lattice_constant=None, structure=None, n_r=13, n_rho=11):
     """(knots, values, cutoff) of a sensible starting EAM for ``species``.
 
-    From the nearest-neighbour distance r0 of each element: cutoff 1.65 r0 (the largest
-    over species); rho(r) = ((rc - r)/(rc - r0))^3; r*phi = r D (e^{-2a(r-r0)} -
-    2 e^{-a(r-r0)}) (1 - r/rc)^2 scaled to 0.1 eV depth; F(rho) = -E sqrt(rho/rho_e) with
-    rho_e the density of the perfect crystal.  Radial knots: ``n_r`` uniform from 0 to
-    the cutoff; density knots: ``n_rho`` uniform from 0 to 2 rho_e.
+    From each element's crystal (ASE's reference lattice constant and structure, or the
+    given ones) with nearest-neighbour distance r0: cutoff 1.65 r0 (the largest over
+    species); rho(r) = ((rc - r)/(rc - r0))^3; F(rho) = -3 sqrt(rho/rho_e) eV with rho_e
+    the density of the perfect crystal; a repulsive pair r*phi = r B e^{-3(r/r0 - 1)}
+    (1 - r/rc)^2 whose B puts the energy minimum of the crystal at the given lattice
+    constant (the splines themselves are used for that balance).  Radial knots: ``n_r``
+    uniform from 0 to the cutoff; density knots: ``n_rho`` uniform from 0 to 2 rho_e.
     """
-    species = tuple(species)
-    r0s = []
-    for s in species:
-        a, st = default_lattice(s) if lattice_constant is None else (
-            float(lattice_constant), structure or "fcc")
-        r0s.append(a * _STRUCTURES[st])
-    rc = 1.65 * max(r0s)
-    xr = np.linspace(0.0, rc, n_r)
-    knots, values = {}, {}
-    rho_e = []
-    for s, r0 in zip(species, r0s):
-        # density of the crystal at r0: 12 first + 6 second neighbours (fcc-like)
-        rho = lambda r, r0=r0: np.where(r < rc, ((rc - r) / (rc - r0)) ** 3, 0.0)  # noqa: E731
-        rho_e.append(12 * rho(r0) + 6 * rho(np.sqrt(2.0) * r0))
-        knots[f"rho_{s}"] = xr
-        values[f"rho_{s}"] = rho(xr)
-    for k, s in enumerate(species):
-        xf = np.linspace(0.0, 2.0 * rho_e[k], n_rho)
-        knots[f"F_{s}"] = xf
-        values[f"F_{s}"] = -3.0 * np.sqrt(xf / rho_e[k])
+    from workbench.engine.eam import spline_values
     from workbench.engine.spec import species_pairs
 
+    species = tuple(species)
+    crystals = [default_lattice(s) if lattice_constant is None else
+                (float(lattice_constant), structure or "fcc") for s in species]
+    r0s = [a * _STRUCTURES[st] for a, st in crystals]
+    rc = 1.65 * max(r0s)
+    xr = np.linspace(0.0, rc, n_r)
+    knots, values, rho_e, B = {}, {}, [], []
+    for s, r0, (a, st) in zip(species, r0s, crystals):
+        rho = np.where(xr < rc, ((rc - xr) / (rc - r0)) ** 3, 0.0)
+        knots[f"rho_{s}"], values[f"rho_{s}"] = xr, rho
+        dist = _shell_distances(st, a, rc)
+        rho_e.append(float(spline_values(xr, rho, dist, True).sum()))
+        xf = np.linspace(0.0, 2.0 * rho_e[-1], n_rho)
+        knots[f"F_{s}"], values[f"F_{s}"] = xf, -3.0 * np.sqrt(xf / rho_e[-1])
+        pair = xr * np.exp(-3.0 * (xr / r0 - 1.0)) * (1.0 - xr / rc) ** 2
+        # dE/da = 0 at a: embedding slope + B * pair slope (energies linear in B)
+        h = 1e-4
+
+        def parts(scale):
+            d = dist * scale
+            dens = spline_values(xr, rho, d, True).sum()
+            emb = spline_values(xf, values[f"F_{s}"], [dens], False)[0]
+            return emb, 0.5 * (spline_values(xr, pair, d, True) / d).sum()
+
+        (e1, p1), (e0, p0) = parts(1 + h), parts(1 - h)
+        B.append(-(e1 - e0) / (p1 - p0) if p1 != p0 else 1.0)
     for a, b in species_pairs(species):
         r0 = 0.5 * (r0s[a] + r0s[b])
-        alpha = 1.6
-        x = np.minimum(xr, rc)
-        phi = 0.1 * (np.exp(-2 * alpha * (x - r0)) - 2 * np.exp(-alpha * (x - r0)))
         name = f"rphi_{species[a]}_{species[b]}"
         knots[name] = xr
-        values[name] = xr * phi * (1.0 - xr / rc) ** 2
+        values[name] = np.sqrt(B[a] * B[b]) * xr * np.exp(-3.0 * (xr / r0 - 1.0)) * \
+            (1.0 - xr / rc) ** 2
     return knots, values, rc
 
 
