@@ -45,7 +45,7 @@ class SNAP(Model):
             species = (species,)
         self.species = tuple(species)
         if not self.species or len(set(self.species)) != len(self.species):
-            raise ModelError(f"SNAP: species must be distinct symbols, got {species!r}")
+            raise ModelError(f"SNAP: species must be chemical symbols without duplicates, got {species!r}")
         self.rcutfac = float(rcutfac)
         self.twojmax = int(twojmax)
         self.radii = {s: float((radii or {}).get(s, 0.5)) for s in self.species}

@@ -127,7 +127,7 @@ class EAM(BuiltinModel):
             species = (species,)
         species = tuple(species)
         if not species or len(set(species)) != len(species):
-            raise ModelError(f"EAM: species must be distinct chemical symbols, got "
+            raise ModelError(f"EAM: species must be chemical symbols without duplicates, got "
                              f"{species!r}")
         dk, dv, drc = default_functions(species, lattice_constant, structure)
         knots = {**dk, **{k: np.asarray(v, float) for k, v in (knots or {}).items()}}
