@@ -329,3 +329,15 @@ def test_unnamed_configurations_are_named_by_index():
     from workbench.data import Weight
     with pytest.raises(DatasetError, match=r"^configuration config_1: stress_weight has shape"):
         ds[1].weight = Weight(stress_weight=np.ones(4))
+
+
+def test_pickles_round_trip_including_the_old_attribute_layout():
+    import pickle
+    c = si2(identifier="p", energy=-2.0)
+    d = pickle.loads(pickle.dumps(c))
+    assert d.identifier == "p" and d.energy == -2.0 and np.array_equal(d.coords, c.coords)
+    old = Configuration.__new__(Configuration)
+    old.__setstate__({"coords": np.zeros((1, 3)), "species": ["Si"], "cell": np.eye(3),
+                      "PBC": [True] * 3, "energy": None, "forces": None, "stress": None,
+                      "_path": None, "identifier": "old", "_weight": None})
+    assert old.coords.shape == (1, 3) and old.species == ["Si"] and old.validate() is old

@@ -76,6 +76,14 @@ class Configuration:
             self.weight = weight
         return self
 
+    def __setstate__(self, state):
+        """Unpickle, also objects pickled before the checked attributes were properties
+        (e.g. an older fingerprint file): ``coords`` is then stored as ``_coords``."""
+        for name in ("cell", "species", "coords", "PBC", "energy", "forces", "stress"):
+            if name in state:
+                state["_" + name] = state.pop(name)
+        self.__dict__.update(state)
+
     # -- checked data --------------------------------------------------------------------
     def describe(self, index=None) -> str:
         """"configuration <identifier>", or "configuration <index>" for an unnamed one."""
