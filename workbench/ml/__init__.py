@@ -9,6 +9,7 @@ from importlib import import_module
 
 _NAMES = {
     "SymmetryFunction": "workbench.ml.descriptors",
+    "SOAP": "workbench.ml.descriptors",
     "Descriptor": "workbench.ml.descriptors",
     "show_available_descriptors": "workbench.ml.descriptors",
     "generate_fingerprints": "workbench.ml.fingerprints",
@@ -20,7 +21,8 @@ _NAMES = {
     "CalculatorTorchSeparateSpecies": "workbench.ml.calculator_torch",
     "LossNeuralNetworkModel": "workbench.ml.loss_torch",
     "TrainingSession": "workbench.ml.training_session",
-    "RadialGraph": "workbench.ml.transforms",
+    "RadialGraph": "workbench.ml.graphs",
+    "PyGGraph": "workbench.ml.graphs",
     "EnergyNormalization": "workbench.ml.transforms",
     "ForceRMSNormalization": "workbench.ml.transforms",
 }
@@ -36,7 +38,9 @@ __all__ = [
     "LossNeuralNetworkModel",
     "ModelTorch",
     "NeuralNetwork",
+    "PyGGraph",
     "RadialGraph",
+    "SOAP",
     "SymmetryFunction",
     "TrainingSession",
     "generate_fingerprints",
