@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast bench lab docs clean
+.PHONY: setup demo test test-fast test-wheel bench lab docs clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,8 +17,11 @@ test: setup
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc
 
+test-wheel: setup
+	@$(PY) -m pytest -m wheel tests/test_wheel.py $(PYTEST_ARGS)
+
 test-fast: setup
-	@$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	@$(PY) -m pytest -m "not slow and not browser and not wheel" $(PYTEST_ARGS)
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
