@@ -203,7 +203,10 @@ def test_app_page_loads_in_the_browser(venv, tmp_path):
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        # other hosts cannot resolve on an offline machine (Voila's template asks a CDN for
+        # icon fonts); every other console error is the page's own and fails the test
+        page.on("console", lambda m: errors.append(m.text)
+                if m.type == "error" and "net::ERR_NAME_NOT_RESOLVED" not in m.text else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{base}/?token={token}", timeout=600_000)
         # Voila replaces its spinner with the widgets once every cell has run
