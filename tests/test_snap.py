@@ -130,3 +130,15 @@ def test_fitted_snap_runs_in_kimpy_and_lammps(si_split, tmp_path):
                                            rtol=0, atol=1e-8)
     finally:
         os.chdir(old)
+
+
+def test_model_list_shows_eam_and_snap(capsys):
+    from workbench.cli import main
+
+    assert main(["model", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    builtins = lines[1:lines.index("Plugin models (entry-point group 'workbench.models'):")]
+    assert [ln.split()[0] for ln in builtins][-2:] == ["EAM", "SNAP"]
+    assert main(["model", "--echo-params", "SNAP", "--species", "Si"]) == 0
+    out = capsys.readouterr().out
+    assert "name: coeffs_Si" in out and "size: 31" in out

@@ -35,6 +35,10 @@ def register(subparsers) -> None:
 def builtin_models() -> dict:
     from workbench.models.builtin import BUILTIN_MODELS
 
+    try:  # SNAP lives in the ml layer and adds itself to BUILTIN_MODELS when imported
+        import workbench.ml.snap  # noqa: F401
+    except ImportError:
+        pass
     return dict(BUILTIN_MODELS)
 
 
@@ -118,6 +122,7 @@ def run(args) -> int:
     if args.list:
         sys.stdout.write(list_text())
         return 0
+    builtin_models()
     model = make_model(args.echo_params, args.species)
     model.echo_model_params(sys.stdout, params_space=args.space)
     return 0

@@ -27,7 +27,7 @@ from workbench.models.parameter import Parameter
 
 
 class SNAP(Model):
-    """SNAP model (see the module docstring).
+    """SNAP: atomic energies linear (or quadratic) in bispectrum components.
 
     Args:
         species: chemical symbols.
@@ -189,3 +189,12 @@ def fit_linear(model: SNAP, loss) -> np.ndarray:
     step = np.linalg.lstsq(J, -r, rcond=None)[0]
     loss.set_params(x0 + step)
     return x0 + step
+
+
+def _register():
+    from workbench.models.builtin import BUILTIN_MODELS
+
+    BUILTIN_MODELS.setdefault("SNAP", SNAP)
+
+
+_register()
