@@ -45,10 +45,13 @@ def models():
     lj = builtin.LennardJones(shifted=True)
     lj.set_param_value("sigma", [2.2])
     lj.set_param_value("epsilon", [0.4])
-    return {"SW": sw, "Tersoff": builtin.Tersoff(), "LJ": lj, "Morse": builtin.Morse()}
+    from workbench.models.eam import EAM
+
+    return {"SW": sw, "Tersoff": builtin.Tersoff(), "LJ": lj, "Morse": builtin.Morse(),
+            "EAM": EAM(("Si",))}
 
 
-@pytest.mark.parametrize("name", ["SW", "Tersoff", "LJ", "Morse"])
+@pytest.mark.parametrize("name", ["SW", "Tersoff", "LJ", "Morse", "EAM"])
 def test_builtin_models_equal_their_own_compute_while_atoms_move(name):
     model = models()[name]
     atoms = rattled()
@@ -79,6 +82,20 @@ def test_plugin_model_through_the_same_calculator():
     assert_matches(atoms, model)
     atoms.positions[0] += 0.05
     assert_matches(atoms, model)
+
+
+def test_model_with_its_own_prepare_snap():
+    from workbench.ml.snap import SNAP
+
+    model = SNAP(("Si",), rcutfac=4.2, twojmax=4)
+    rng = np.random.default_rng(5)
+    model.set_param_value("coeffs_Si", rng.normal(0, 0.1, model.ncoeff))
+    atoms = rattled(seed=7)
+    atoms.calc = model.ase_calculator()
+    assert_matches(atoms, model)
+    atoms.positions[2] += 0.03
+    assert_matches(atoms, model)
+    assert atoms.calc.rebuilds == 2  # prepared anew for each structure
 
 
 def test_forces_and_stress_are_energy_derivatives():

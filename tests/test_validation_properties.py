@@ -167,3 +167,40 @@ def test_other_prototypes_and_bad_input():
         validate(lj, "fcc", "Ar", properties="eos colour")
     with pytest.raises(ValidationError, match="unknown validation setting"):
         validate(lj, "fcc", "Ar", settings={"strian": 0.1})
+
+
+def test_full_elastic_matrix_of_hcp_and_surface_energy_and_function_curves():
+    from ase.build import surface
+
+    from workbench.models.eam import EAM
+
+    lj = builtin.LennardJones(species=("Ar",))
+    lj.set_param_value("epsilon", [0.0104])
+    lj.set_param_value("sigma", [3.4])
+    lj.set_param_value("cutoff", [8.5])
+    res = validate(lj, "hcp", "Ar", "lattice elastic surface", references=False,
+                   settings={"fmax": 1e-5})
+    C = np.array(res.details["elastic"]["matrix"])
+    np.testing.assert_allclose(C, C.T, atol=1e-9)
+    assert np.all(np.linalg.eigvalsh(C) > 0)           # mechanically stable
+    assert C[0, 0] == pytest.approx(C[1, 1], rel=1e-3)  # hexagonal symmetry
+    assert C[5, 5] == pytest.approx((C[0, 0] - C[0, 1]) / 2, rel=2e-2)
+    assert res.values["surface_energy"] > 0
+
+    sw = builtin.StillingerWeber()
+    out = validate(sw, "diamond", "Si", "surface", references=False)
+    atoms = bulk("Si", "diamond", a=out.values["lattice_constant"], cubic=True)
+    slab = surface(atoms, (1, 0, 0), 3, vacuum=8.0, periodic=True)
+    slab.pbc = True
+    slab.calc = sw.ase_calculator()
+    from ase.optimize import LBFGS
+
+    LBFGS(slab, logfile=None).run(fmax=1e-3)
+    area = np.linalg.norm(np.cross(slab.cell[0], slab.cell[1]))
+    gamma = (slab.get_potential_energy() - len(slab) * -4.3364) / (2 * area)
+    assert out.details["surface"]["eV_per_A2"] == pytest.approx(gamma, rel=1e-3)
+
+    eam = EAM(("Al",))
+    res = validate(eam, "fcc", "Al", "lattice functions", references=False)
+    assert [c["name"] for c in res.details["functions"]] == \
+        [c["name"] for c in eam.function_curves()]
