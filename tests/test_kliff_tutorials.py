@@ -172,6 +172,7 @@ def test_nn_si_tutorial_prints_the_documented_losses(tmp_path, monkeypatch, caps
     assert (tmp_path / "optimizer_stat.pkl").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_nn_sic_tutorial_prints_kliff_043s_losses(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(_port(NN_SIC_SCRIPT), "example_nn_SiC.py", "exec"), {})

@@ -26,10 +26,18 @@ _AVAILABLE = {
 
 
 def show_available_descriptors() -> list[str]:
-    """Print and return the descriptor names ``Descriptor`` accepts."""
+    """Print and return the descriptor names ``Descriptor`` accepts; descriptor classes
+    from plugins (entry-point group ``workbench.descriptors``) are printed after them."""
     print("Available descriptors:")
     for name, text in _AVAILABLE.items():
         print(f"  {name}: {text}")
+    from workbench import plugins
+
+    extra = plugins.available_descriptors()
+    if extra:
+        print("Descriptor classes from plugins:")
+        for name, cls in extra.items():
+            print(f"  {name}: {getattr(cls, '__module__', '')}.{getattr(cls, '__name__', cls)}")
     return list(_AVAILABLE)
 
 
