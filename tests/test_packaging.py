@@ -100,8 +100,13 @@ def test_environment_yml_lists_every_runtime_dependency():
     assert env["name"] == "potential-workbench"
     assert env["channels"] == ["conda-forge"]
     conda = {}
+    entries = []
     for dep in env["dependencies"]:
-        assert isinstance(dep, str), dep
+        if isinstance(dep, dict):  # the pip: subsection, installed by pip inside the env
+            entries += dep["pip"]
+        else:
+            entries.append(dep)
+    for dep in entries:
         m = re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", dep)
         conda[m.group(1).lower()] = m.group(2)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
