@@ -204,3 +204,20 @@ def test_full_elastic_matrix_of_hcp_and_surface_energy_and_function_curves():
     res = validate(eam, "fcc", "Al", "lattice functions", references=False)
     assert [c["name"] for c in res.details["functions"]] == \
         [c["name"] for c in eam.function_curves()]
+
+
+def test_an_unstable_crystal_is_flagged():
+    """Diamond held together by a pair potential reaching the second shell: imaginary
+    phonons, and in MD the structure collapses to higher coordination."""
+    lj = builtin.LennardJones(species=("Si",))
+    lj.set_param_value("sigma", [2.1])
+    lj.set_param_value("epsilon", [1.0])
+    lj.set_param_value("cutoff", [5.0])
+    res = validate(lj, "diamond", "Si", "lattice phonons md", references=False,
+                   settings={"md_temperature": 1500, "md_time": 2000})
+    ph = res.details["phonons"]
+    assert ph["imaginary"] and res.values["phonon_min_frequency"] < -1.0
+    assert ph["imaginary_qpoints"]
+    assert res.values["md_held"] == 0.0
+    assert res.details["md"]["coordination_start"] == 4.0
+    assert res.details["md"]["coordination_end"] > 5.0

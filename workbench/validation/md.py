@@ -5,8 +5,9 @@ potential energy, so the run equilibrates near T), centre of mass at rest; veloc
 Verlet for ``md_time`` fs.  Reported: the total-energy trace, its drift (slope of a
 linear fit, eV/atom/ps) and largest excursion (eV/atom), the mean temperature (K), and
 whether the structure held: no two atoms ever closer than ``md_min_distance`` times the
-bulk nearest-neighbor distance, and the final mean nearest-neighbor distance within 10 %
-of the bulk one.
+bulk nearest-neighbor distance, the final mean nearest-neighbor distance within 10 % of
+the bulk one, and the mean coordination (neighbors within 1.25 nearest-neighbor
+distances) changed by less than 0.5.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def md_stability(model, atoms, r_nn, settings, should_stop=None) -> dict:
         temps.append(ekin / (1.5 * units.kB * n))
         min_dist.append(float(nearest_neighbor_distances(sc, probe).min()))
 
+    cn0 = mean_coordination(sc, 1.25 * r_nn)
     record()
     for _ in range(nsteps // every):
         if should_stop is not None and should_stop():
@@ -55,10 +57,22 @@ def md_stability(model, atoms, r_nn, settings, should_stop=None) -> dict:
     drift = float(np.polyfit(t_ps, etot, 1)[0]) if len(t_ps) > 2 else float("nan")
     nn_final = nearest_neighbor_distances(sc, probe)
     nn_final = nn_final[np.isfinite(nn_final)]
+    cn = mean_coordination(sc, 1.25 * r_nn)
     held = bool(min(min_dist) > settings.md_min_distance * r_nn and len(nn_final) == n
-                and abs(nn_final.mean() / r_nn - 1) < 0.1)
+                and abs(nn_final.mean() / r_nn - 1) < 0.1 and abs(cn - cn0) < 0.5)
     return {"time_fs": list(times), "total_energy": etot.tolist(), "temperature": temps,
             "min_distance": min_dist, "drift": drift,
             "max_excursion": float(np.abs(etot - etot[0]).max()),
             "mean_temperature": float(np.mean(temps[len(temps) // 2:])),
-            "held": held, "natoms": n}
+            "held": held, "natoms": n, "coordination_start": cn0, "coordination_end": cn}
+
+
+def mean_coordination(atoms, radius) -> float:
+    """Mean number of neighbors within ``radius``."""
+    from workbench.engine.neighbors import build_pairs
+
+    n = len(atoms)
+    offsets, _, _, _ = build_pairs(atoms.positions, np.array(atoms.cell).reshape(1, 3, 3),
+                                   np.array(atoms.pbc).reshape(1, 3),
+                                   np.array([0, n], dtype=np.int64), radius)
+    return float(offsets[-1] / n)
