@@ -154,6 +154,9 @@ def test_kim_model_calculator_equals_its_compute_and_the_builtin_twin():
         atoms.positions[::3] += 0.05
         assert_matches(atoms, kim)
     assert calc.rebuilds == 1
+    energies = atoms.get_potential_energies()  # the SW driver computes them
+    assert energies.shape == (len(atoms),)
+    assert energies.sum() == pytest.approx(atoms.get_potential_energy(), rel=1e-12)
 
 
 @pytest.mark.kim

@@ -15,7 +15,8 @@ are the model's ``compute`` numbers:
 * **kim** (``KIMModel``): kim-api compute arguments with padding atoms and a kimpy
   neighbor list built with the same skin; moves update the coordinates of the atoms and
   of their padding images in place (kim-api models check distances against their own
-  cutoffs, so a superset list is valid).
+  cutoffs, so a superset list is valid).  Energies per atom when the model computes
+  ``partialParticleEnergy``.
 * **torch** (neural networks and linear models, ``workbench.ml``): the descriptor
   computes the fingerprints and their coordinate and strain derivatives each call;
   energies per atom come from the network.
@@ -207,6 +208,7 @@ class _KIMBackend(_Backend):
         self.model, self.skin = model, skin
         self.kc = None
         self._pad_shift = None
+        self.has_energies = _supports_particle_energy(model)
 
     def _build(self, atoms):
         from workbench.models.kim import _KIMConfig
@@ -218,6 +220,13 @@ class _KIMBackend(_Backend):
                  np.asarray(cutoffs, float) + self.skin, hints)
         self.kc = kc
         self._pad_shift = kc.coords[kc.n:] - kc.coords[kc.image]
+        self._energies = None
+        if self.has_energies:
+            import kimpy
+
+            self._energies = np.zeros(kc.coords.shape[0])
+            kc.ca.set_argument_pointer(kimpy.compute_argument_name.partialParticleEnergy,
+                                       self._energies)
 
     def evaluate(self, atoms, stress):
         self.model._sync()
@@ -230,4 +239,14 @@ class _KIMBackend(_Backend):
             kc.coords[:kc.n] = atoms.positions
             kc.coords[kc.n:] = atoms.positions[kc.image] + self._pad_shift
         e, f, s = self.kc.compute(self.model.kim_model, True, stress)
-        return e, np.array(f, dtype=float), None if s is None else np.array(s, float), None
+        energies = None if self._energies is None else self._energies[:self.kc.n].copy()
+        return e, np.array(f, dtype=float), None if s is None else np.array(s, float), energies
+
+
+def _supports_particle_energy(model) -> bool:
+    """Whether a KIM model computes the energy of each particle (partialParticleEnergy)."""
+    import kimpy
+
+    ca = model.kim_model.compute_arguments_create()
+    status = ca.get_argument_support_status(kimpy.compute_argument_name.partialParticleEnergy)
+    return status in (kimpy.support_status.required, kimpy.support_status.optional)
