@@ -9,12 +9,12 @@ A fit of a few parameters therefore pays for a few columns, not for all of them.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _IA, _IB, _IP, _IQ, _ISIG, _IGAM, _ICUT, _ILAM, _ICOS = range(9)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _inv_pow(s, p):
     """s**-p, by multiplication for the common small integer exponents."""
     if p == 0.0:
@@ -28,7 +28,7 @@ def _inv_pow(s, p):
     return np.exp(-p * np.log(s))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _two_body_param(t, r, A, B, p, q, sig, sp, sq, u, E, P, G):
     """Derivatives of phi2 and of dphi2/dr with respect to the two-body parameter
     t = 0..5 (A, B, p, q, sigma, cutoff), from the shared intermediates of one pair:
@@ -69,7 +69,7 @@ def _two_body_param(t, r, A, B, p, q, sig, sp, sq, u, E, P, G):
     return A * E * (Pt + P * et), A * E * (et * G + Gt)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _jac3(gJ, cf, s, k, sg, xj, xk, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
           dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz):
     """Add one parameter's share of a three-body term's gradient to force column ``cf``
@@ -84,7 +84,7 @@ def _jac3(gJ, cf, s, k, sg, xj, xk, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
         gJ[k, 2, cf] += sg * Gkz + xk * dzk + cw * ckz
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _jac3_pair(gJ, cfA, cfB, s, k, sgA, xjA, xkA, sgB, xjB, xkB, cw,
                Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj, dxk, dyk, dzk,
                cjx, cjy, cjz, ckx, cky, ckz):
@@ -101,7 +101,7 @@ def _jac3_pair(gJ, cfA, cfB, s, k, sgA, xjA, xkA, sgB, xjB, xkB, cw,
               dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _energy_pair(d_energy, c, ceA, ceB, QA, QB):
     """Energy-Jacobian counterpart of ``_jac3_pair``."""
     if ceA == ceB:
@@ -114,9 +114,9 @@ def _energy_pair(d_energy, c, ceA, ceB, QA, QB):
             d_energy[c, ceB] += QB
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, stress_ok,
-              volumes, ptab, prm, maxnb, want_forces, want_stress, emap, fmap,
+@njit(cache=True, nogil=True)
+def sw_kernel(ch0, ch1, chunks, config_offsets, species, pair_offsets, pair_j, pair_d,
+              stress_ok, volumes, ptab, prm, maxnb, want_forces, want_stress, emap, fmap,
               energy, forces, stress, d_energy, d_forces, d_stress, ew, eref, fw, fref,
               gcfg):
     """Evaluate SW on a packed batch.
@@ -124,8 +124,9 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
     ``prm`` is (9, npairs) in the spec's parameter order.  ``emap``/``fmap`` (9, npairs)
     map parameters to columns of ``d_energy`` (C, KE) and of ``d_forces`` (N, 3, K) /
     ``d_stress`` (C, 6, K), -1 for none; with both all -1 no Jacobian work is done.
-    ``chunks`` are configuration ranges, one per task; ``maxnb`` bounds the neighbour
-    count of any atom.
+    ``chunks`` are configuration ranges; this call evaluates chunks ``ch0 .. ch1-1``
+    (threads call it for different chunks, see ``engine.threads``); ``maxnb`` bounds the
+    neighbour count of any atom.
 
     For each centre i the gradient of its terms with respect to every bond vector d_ij is
     gathered per neighbour slot first, then scattered once into forces (F_i += g,
@@ -163,7 +164,7 @@ def sw_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, str
             if emap[tp, kk] >= 0 or fmap[tp, kk] >= 0:
                 t2[kk, n2[kk]] = t
                 n2[kk] += 1
-    for ch in prange(chunks.shape[0] - 1):
+    for ch in range(ch0, ch1):
         vir = np.zeros(6)
         nb = np.empty(maxnb, np.int64)
         kp = np.empty(maxnb, np.int64)

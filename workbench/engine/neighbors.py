@@ -14,7 +14,9 @@ shifts reported relative to the *input* coordinates::
 An atom sees its own periodic images; only the zero-shift self pair is excluded.
 
 Everything runs on flat arrays over many configurations at once (``config_offsets`` in CSR
-form), in two passes (count, then fill) parallel over configurations.
+form): one pass into per-configuration slots sized from the density (an exact counting
+pass first only where needed), the configurations split over the engine threads
+(``engine.threads``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from workbench.engine.threads import num_threads, parallel_ranges, split
 from workbench.errors import EngineError
 
 _MAX_BINS_PER_DIM = 64
@@ -33,50 +36,90 @@ _BINS_PER_CUTOFF = 1
 
 
 @njit(cache=True, nogil=True)
+def _det3(m):
+    return (m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1])
+            - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
+            + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0]))
+
+
+@njit(cache=True, nogil=True)
+def _inv3(m):
+    """Inverse of a 3x3 matrix by cofactors (the caller checked it is invertible)."""
+    inv = np.empty((3, 3))
+    for r in range(3):
+        for c in range(3):
+            # cofactor of (c, r): rows/columns other than c and r, cyclically ordered
+            r1, r2 = (c + 1) % 3, (c + 2) % 3
+            c1, c2 = (r + 1) % 3, (r + 2) % 3
+            inv[r, c] = m[r1, c1] * m[r2, c2] - m[r1, c2] * m[r2, c1]
+    det = _det3(m)
+    for r in range(3):
+        for c in range(3):
+            inv[r, c] /= det
+    return inv
+
+
+@njit(cache=True, nogil=True)
+def _orthogonalize(v, basis, nb):
+    """Remove from the 3-vector ``v`` (in place) its components along the first ``nb``
+    orthonormal rows of ``basis``; returns the norm of what is left."""
+    for m in range(nb):
+        d = v[0] * basis[m, 0] + v[1] * basis[m, 1] + v[2] * basis[m, 2]
+        for a in range(3):
+            v[a] -= d * basis[m, a]
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+
+
+@njit(cache=True, nogil=True)
 def _effective_cell(cell, pbc):
     """Cell with non-periodic rows replaced by unit vectors when the cell is singular.
 
     Returns (cell_eff (3,3), ok).  ``ok`` is False when the periodic rows themselves are
     linearly dependent.  Only the periodic rows matter for shifts; non-periodic rows just
-    need to complete an invertible basis.
+    need to complete an invertible basis.  (Written out by hand: numba's linalg and array
+    expressions would add seconds of compile time to every fresh install.)
     """
-    c = cell.copy()
-    det = np.linalg.det(c)
+    c = np.empty((3, 3))
+    for r in range(3):
+        for k in range(3):
+            c[r, k] = cell[r, k]
     scale = 1.0
     for k in range(3):
         scale *= max(math.sqrt(c[k, 0] ** 2 + c[k, 1] ** 2 + c[k, 2] ** 2), 1e-300)
-    if abs(det) > 1e-10 * scale:
+    if abs(_det3(c)) > 1e-10 * scale:
         return c, True
     # Orthonormal completion of the periodic rows.
     basis = np.zeros((3, 3))
+    v = np.empty(3)
     nb = 0
     for k in range(3):
         if pbc[k]:
-            v = c[k].copy()
-            for m in range(nb):
-                v -= (v @ basis[m]) * basis[m]
-            nv = math.sqrt(v @ v)
-            if nv < 1e-10 * max(math.sqrt(c[k] @ c[k]), 1e-300):
+            for a in range(3):
+                v[a] = c[k, a]
+            nv = _orthogonalize(v, basis, nb)
+            norm_k = math.sqrt(c[k, 0] ** 2 + c[k, 1] ** 2 + c[k, 2] ** 2)
+            if nv < 1e-10 * max(norm_k, 1e-300):
                 return c, False
-            basis[nb] = v / nv
+            for a in range(3):
+                basis[nb, a] = v[a] / nv
             nb += 1
+    best = np.empty(3)
     for k in range(3):
         if not pbc[k]:
             # pick the unit axis most orthogonal to the current basis
-            best = np.zeros(3)
             bestn = -1.0
-            for a in range(3):
-                v = np.zeros(3)
-                v[a] = 1.0
-                for m in range(nb):
-                    v -= (v @ basis[m]) * basis[m]
-                nv = math.sqrt(v @ v)
+            for ax in range(3):
+                for a in range(3):
+                    v[a] = 1.0 if a == ax else 0.0
+                nv = _orthogonalize(v, basis, nb)
                 if nv > bestn:
                     bestn = nv
-                    best = v / nv
-            basis[nb] = best
+                    for a in range(3):
+                        best[a] = v[a] / nv if nv > 0.0 else 0.0
+            for a in range(3):
+                basis[nb, a] = best[a]
+                c[k, a] = best[a]
             nb += 1
-            c[k] = best
     return c, True
 
 
@@ -89,9 +132,12 @@ def _bin_config(x, ceff, pbc, cutoff):
     ``ceff`` is the invertible cell from :func:`_effective_cell`.
     """
     n = x.shape[0]
-    inv = np.linalg.inv(ceff)
-    vol = abs(np.linalg.det(ceff))
-    frac = x @ inv
+    inv = _inv3(ceff)
+    vol = abs(_det3(ceff))
+    frac = np.empty((n, 3))
+    for i in range(n):
+        for k in range(3):
+            frac[i, k] = x[i, 0] * inv[0, k] + x[i, 1] * inv[1, k] + x[i, 2] * inv[2, k]
     image = np.zeros((n, 3), dtype=np.int64)
     nbin = np.ones(3, dtype=np.int64)
     reach = np.zeros(3, dtype=np.int64)
@@ -99,11 +145,11 @@ def _bin_config(x, ceff, pbc, cutoff):
     width = np.ones(3)
     cap = min(_MAX_BINS_PER_DIM, max(1, int(2.0 * n ** (1.0 / 3.0)) + 1))
     for k in range(3):
-        a = ceff[(k + 1) % 3]
-        b = ceff[(k + 2) % 3]
-        cx = a[1] * b[2] - a[2] * b[1]
-        cy = a[2] * b[0] - a[0] * b[2]
-        cz = a[0] * b[1] - a[1] * b[0]
+        k1 = (k + 1) % 3
+        k2 = (k + 2) % 3
+        cx = ceff[k1, 1] * ceff[k2, 2] - ceff[k1, 2] * ceff[k2, 1]
+        cy = ceff[k1, 2] * ceff[k2, 0] - ceff[k1, 0] * ceff[k2, 2]
+        cz = ceff[k1, 0] * ceff[k2, 1] - ceff[k1, 1] * ceff[k2, 0]
         h = vol / math.sqrt(cx * cx + cy * cy + cz * cz)  # distance between faces
         if pbc[k]:
             for i in range(n):
@@ -237,25 +283,58 @@ def _config_pairs(x, cell, pbc, species, cut2_table, cutoff, fill, counts, pair_
     return total
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def count_pairs_batch(coords, cells, pbc, config_offsets, species, cut2_table, cutoff):
-    """Per-atom pair counts (N,) for all configurations; bad (C,) flags degenerate cells."""
-    nconf = cells.shape[0]
-    counts = np.zeros(coords.shape[0], dtype=np.int64)
-    bad = np.zeros(nconf, dtype=np.bool_)
-    dummy_j = np.empty(0, dtype=np.int64)
-    dummy_s = np.empty((0, 3), dtype=np.int64)
-    dummy_d = np.empty((0, 3))
-    for c in prange(nconf):
+@njit(cache=True, nogil=True)
+def _pairs_range(c0, c1, coords, cells, pbc, config_offsets, species, cut2_table, cutoff,
+                 fill, slot_offsets, counts, pair_j, pair_shift, pair_d, flag):
+    """Count (``fill`` False) or write the pairs of configurations ``c0 .. c1-1``.
+
+    Per-atom counts go to ``counts``; with ``fill`` the pairs of configuration c are
+    written into ``[slot_offsets[c], slot_offsets[c+1])``.  ``flag[c]``: 1 = slot too
+    small (pairs beyond it were dropped), 2 = degenerate cell.
+    """
+    for c in range(c0, c1):
         a0 = config_offsets[c]
         a1 = config_offsets[c + 1]
+        p0 = slot_offsets[c] if fill else 0
+        p1 = slot_offsets[c + 1] if fill else 0
         got = _config_pairs(coords[a0:a1], cells[c], pbc[c], species[a0:a1], cut2_table,
-                            cutoff, False, counts[a0:a1], dummy_j, dummy_s, dummy_d, a0, 0, 0)
-        bad[c] = got < 0
-    return counts, bad
+                            cutoff, fill, counts[a0:a1], pair_j, pair_shift, pair_d, a0,
+                            p0, p1)
+        if got < 0:
+            flag[c] = 2
+        elif fill and got > p1 - p0:
+            flag[c] = 1
 
 
-@njit(cache=True, nogil=True, parallel=True)
+def _run_pairs(coords, cells, pbc, config_offsets, species, cut2_table, cutoff,
+               slot_offsets):
+    """Counts and flags (and, given ``slot_offsets``, the pair arrays) of all
+    configurations, the configurations split over the engine threads."""
+    nconf = cells.shape[0]
+    fill = slot_offsets is not None
+    npairs = slot_offsets[-1] if fill else 0
+    slots = slot_offsets if fill else np.zeros(nconf + 1, dtype=np.int64)
+    counts = np.zeros(coords.shape[0], dtype=np.int64)
+    pair_j = np.empty(npairs, dtype=np.int64)
+    pair_shift = np.empty((npairs, 3), dtype=np.int64)
+    pair_d = np.empty((npairs, 3))
+    flag = np.zeros(nconf, dtype=np.int64)
+
+    def run(c0, c1):
+        _pairs_range(c0, c1, coords, cells, pbc, config_offsets, species, cut2_table,
+                     float(cutoff), fill, slots, counts, pair_j, pair_shift, pair_d, flag)
+
+    parallel_ranges(run, split(np.diff(config_offsets) + 1, 8 * num_threads()))
+    return counts, pair_j, pair_shift, pair_d, flag
+
+
+def count_pairs_batch(coords, cells, pbc, config_offsets, species, cut2_table, cutoff):
+    """Per-atom pair counts (N,) for all configurations; bad (C,) flags degenerate cells."""
+    counts, _, _, _, flag = _run_pairs(coords, cells, pbc, config_offsets, species,
+                                       cut2_table, cutoff, None)
+    return counts, flag == 2
+
+
 def fill_pairs_batch(coords, cells, pbc, config_offsets, species, cut2_table, cutoff,
                      slot_offsets):
     """Write pairs of configuration c into ``[slot_offsets[c], slot_offsets[c+1])``.
@@ -263,24 +342,8 @@ def fill_pairs_batch(coords, cells, pbc, config_offsets, species, cut2_table, cu
     Returns per-atom counts, pair arrays of length ``slot_offsets[-1]`` and per-config
     flags: 1 = slot too small (pairs beyond it were dropped), 2 = degenerate cell.
     """
-    nconf = cells.shape[0]
-    npairs = slot_offsets[-1]
-    counts = np.zeros(coords.shape[0], dtype=np.int64)
-    pair_j = np.empty(npairs, dtype=np.int64)
-    pair_shift = np.empty((npairs, 3), dtype=np.int64)
-    pair_d = np.empty((npairs, 3))
-    flag = np.zeros(nconf, dtype=np.int64)
-    for c in prange(nconf):
-        a0 = config_offsets[c]
-        a1 = config_offsets[c + 1]
-        got = _config_pairs(coords[a0:a1], cells[c], pbc[c], species[a0:a1], cut2_table,
-                            cutoff, True, counts[a0:a1], pair_j, pair_shift, pair_d, a0,
-                            slot_offsets[c], slot_offsets[c + 1])
-        if got < 0:
-            flag[c] = 2
-        elif got > slot_offsets[c + 1] - slot_offsets[c]:
-            flag[c] = 1
-    return counts, pair_j, pair_shift, pair_d, flag
+    return _run_pairs(coords, cells, pbc, config_offsets, species, cut2_table, cutoff,
+                      np.ascontiguousarray(slot_offsets, dtype=np.int64))
 
 
 def _cut2_table(cutoff, cutoff_table, nspecies):

@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from workbench.engine.spec import EngineResult, pair_index_table
+from workbench.engine.threads import num_threads, parallel_ranges, split
 from workbench.errors import ParameterError
 
 LJ = 0
@@ -59,20 +60,13 @@ def _phi(kind, r, p0, p1, p2):
     return phi, dphi, g0, g1, g2, h0, h1, h2
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def pair_kernel(kind, nshape, shift, prm, pair_type, species, config_offsets, pair_offsets,
-                pair_j, pair_d, volumes, periodic3, want_forces, want_stress, want_jac):
-    """Energy (C,), forces (N,3), stress (C,6) and their Jacobians for one pair potential."""
-    nconf = config_offsets.shape[0] - 1
-    natoms = species.shape[0]
+@njit(cache=True, nogil=True)
+def _pair_range(c0, c1, kind, nshape, shift, prm, pair_type, species, config_offsets,
+                pair_offsets, pair_j, pair_d, volumes, periodic3, want_forces, want_stress,
+                want_jac, energy, forces, stress, d_energy, d_forces, d_stress):
+    """Configurations ``c0 .. c1-1`` of :func:`pair_kernel` (outputs zeroed by it)."""
     npt = prm.shape[0]
     npar = (nshape + 1) * npt
-    energy = np.zeros(nconf)
-    forces = np.zeros((natoms if want_forces else 0, 3))
-    stress = np.zeros((nconf if want_stress else 0, 6))
-    d_energy = np.zeros((nconf if want_jac else 0, npar))
-    d_forces = np.zeros((natoms if (want_jac and want_forces) else 0, 3, npar))
-    d_stress = np.zeros((nconf if (want_jac and want_stress) else 0, 6, npar))
     # energy at the cutoff (shifted variants) and its derivatives, per pair type
     shift_e = np.zeros((npt, 5))
     if shift:
@@ -84,7 +78,7 @@ def pair_kernel(kind, nshape, shift, prm, pair_type, species, config_offsets, pa
             shift_e[k, 2] = a1
             shift_e[k, 3] = a2
             shift_e[k, 4] = dph
-    for c in prange(nconf):
+    for c in range(c0, c1):
         e_c = 0.0
         w = np.zeros(6)
         for i in range(config_offsets[c], config_offsets[c + 1]):
@@ -149,7 +143,30 @@ def pair_kernel(kind, nshape, shift, prm, pair_type, species, config_offsets, pa
                     if want_jac:
                         for col in range(npar):
                             d_stress[c, v, col] = np.nan
-    return energy, forces, stress, d_energy, d_forces, d_stress
+
+
+def pair_kernel(kind, nshape, shift, prm, pair_type, species, config_offsets, pair_offsets,
+                pair_j, pair_d, volumes, periodic3, want_forces, want_stress, want_jac):
+    """Energy (C,), forces (N,3), stress (C,6) and their Jacobians for one pair potential,
+    the configurations split over the engine threads (``engine.threads``)."""
+    nconf = config_offsets.shape[0] - 1
+    natoms = species.shape[0]
+    npar = (nshape + 1) * prm.shape[0]
+    out = (np.zeros(nconf), np.zeros((natoms if want_forces else 0, 3)),
+           np.zeros((nconf if want_stress else 0, 6)),
+           np.zeros((nconf if want_jac else 0, npar)),
+           np.zeros((natoms if (want_jac and want_forces) else 0, 3, npar)),
+           np.zeros((nconf if (want_jac and want_stress) else 0, 6, npar)))
+    periodic3 = np.ascontiguousarray(periodic3, dtype=np.bool_)
+
+    def run(c0, c1):
+        _pair_range(c0, c1, int(kind), int(nshape), float(shift), prm, pair_type, species,
+                    config_offsets, pair_offsets, pair_j, pair_d, volumes, periodic3,
+                    bool(want_forces), bool(want_stress), bool(want_jac), *out)
+
+    parallel_ranges(run, split(np.diff(pair_offsets[config_offsets]) + 1,
+                               8 * num_threads()))
+    return out
 
 
 def evaluate_pair(kind, shape_names, batch, params, shift, forces, stress, jacobian,

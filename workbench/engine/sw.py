@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import EngineError, ParameterError
 from ._sw_kernels import sw_kernel
+from .threads import num_threads, parallel_ranges, split
 from .spec import EngineResult, ParamSpec, PotentialSpec, pair_index_table, per_pair_params
 
 PARAM_NAMES = ("A", "B", "p", "q", "sigma", "gamma", "cutoff", "lambda", "costheta0")
@@ -88,16 +89,9 @@ _UNITS = {"A": "eV", "sigma": "Angstrom", "gamma": "Angstrom", "cutoff": "Angstr
 
 def config_chunks(batch, ntasks: int | None = None) -> np.ndarray:
     """Configuration ranges of roughly equal pair counts, several per thread."""
-    import numba
-
-    nconf = len(batch.config_offsets) - 1
     if ntasks is None:
-        ntasks = 8 * numba.get_num_threads()
-    ntasks = max(1, min(ntasks, nconf))
-    work = batch.pair_offsets[batch.config_offsets]  # cumulative pairs at config starts
-    targets = np.linspace(0, work[-1], ntasks + 1)[1:-1]
-    cuts = np.searchsorted(work, targets)
-    return np.unique(np.concatenate(([0], cuts, [nconf]))).astype(np.int64)
+        ntasks = 8 * num_threads()
+    return split(np.diff(batch.pair_offsets[batch.config_offsets]), ntasks)
 
 
 def stress_mask(batch) -> np.ndarray:
@@ -177,9 +171,15 @@ def _run(batch, prm, ptab, forces, stress, emap, fmap, dE, dF, dS, weights=None,
     else:
         ew, eref, fw, fref = weights
     okmask, maxnb = _batch_constants(batch)
-    sw_kernel(_chunks_for(batch), batch.config_offsets, batch.species, batch.pair_offsets,
-              batch.pair_j, batch.pair_d, okmask, batch.volumes, ptab, prm, maxnb,
-              forces, stress, emap, fmap, energy, f, s, dE, dF, dS, ew, eref, fw, fref, g)
+    chunks = _chunks_for(batch)
+
+    def run(ch0, ch1):
+        sw_kernel(ch0, ch1, chunks, batch.config_offsets, batch.species, batch.pair_offsets,
+                  batch.pair_j, batch.pair_d, okmask, batch.volumes, ptab, prm, maxnb,
+                  forces, stress, emap, fmap, energy, f, s, dE, dF, dS, ew, eref, fw, fref,
+                  g)
+
+    parallel_ranges(run, range(len(chunks)))
     return energy, (f if forces else None), (s if stress else None)
 
 
@@ -238,11 +238,13 @@ def gradient(batch, params, columns, energy_weight, energy_ref, forces_weight=No
     N = len(batch.species)
     K = len(active)
     forces = forces_weight is not None
-    ew = np.ascontiguousarray(np.broadcast_to(np.asarray(energy_weight, float), (C,)))
-    eref = np.ascontiguousarray(np.broadcast_to(np.asarray(energy_ref, float), (C,)))
+    # writable C-ordered copies: the kernel then has one type signature for every mode
+    # (a read-only or strided array would make numba compile it a second time)
+    ew = _kernel_array(energy_weight, (C,))
+    eref = _kernel_array(energy_ref, (C,))
     if forces:
-        fw = np.ascontiguousarray(np.broadcast_to(np.asarray(forces_weight, float), (N, 3)))
-        fref = np.ascontiguousarray(np.asarray(forces_ref, float).reshape(N, 3))
+        fw = _kernel_array(forces_weight, (N, 3))
+        fref = _kernel_array(np.asarray(forces_ref, float).reshape(N, 3), (N, 3))
     else:
         fw = fref = np.zeros((0, 3))
     fmap = _column_map(prm, active)
@@ -255,6 +257,11 @@ def gradient(batch, params, columns, energy_weight, energy_ref, forces_weight=No
     if order is not None:
         g = g[order]
     return EngineResult(energy=energy, forces=f), g
+
+
+def _kernel_array(values, shape):
+    return np.array(np.broadcast_to(np.asarray(values, float), shape), dtype=np.float64,
+                    order="C")
 
 
 def _widen(a, active, P):

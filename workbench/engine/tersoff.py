@@ -30,11 +30,12 @@ along one direction in parameter space; ``compute`` runs it once per parameter c
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..errors import EngineError, ParameterError
 from .spec import EngineResult, ParamSpec, PotentialSpec
 from .sw import _chunks_for, stress_mask
+from .threads import parallel_ranges
 
 PAIR_NAMES = ("A", "B", "lambda1", "lambda2", "beta", "n")
 TRIPLET_NAMES = ("lambda3", "m", "gamma", "c", "d", "h", "Rc", "Dc")
@@ -121,14 +122,15 @@ def _fc(r, R, D, Rt, Dt):
     return fc, fcr, -0.5 * cx * xt, _PI4 * Dt / (D * D) * cx + _PI4 / D * sx * xt
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def tersoff_kernel(chunks, config_offsets, species, pair_offsets, pair_j, pair_d, stress_ok,
+@njit(cache=True, nogil=True)
+def tersoff_kernel(ch0, ch1, chunks, config_offsets, species, pair_offsets, pair_j, pair_d, stress_ok,
                    volumes, p2, p3, t2, t3, maxnb, want_forces, want_stress,
                    energy, forces, stress, e_t, f_t, s_t):
     """Values (energy, forces, stress) and their tangents along the parameter direction
     (t2, t3).  ``p2`` is (6, S, S), ``p3`` (8, S, S, S) in PAIR_NAMES / TRIPLET_NAMES order.
+    Evaluates chunks ``ch0 .. ch1-1`` of the configuration ranges ``chunks``.
     """
-    for ch in prange(chunks.shape[0] - 1):
+    for ch in range(ch0, ch1):
         nb = np.empty(maxnb, np.int64)
         dd = np.empty((maxnb, 3))
         rr = np.empty(maxnb)
@@ -418,9 +420,10 @@ def compute(batch, params, forces=True, stress=False, jacobian=False,
     def run(t2, t3):
         out = (np.zeros(C), np.zeros((N, 3)), np.zeros((C, 6)),
                np.zeros(C), np.zeros((N, 3)), np.zeros((C, 6)))
-        tersoff_kernel(chunks, batch.config_offsets, batch.species, batch.pair_offsets,
-                       batch.pair_j, batch.pair_d, okmask, batch.volumes, p2, p3, t2, t3,
-                       maxnb, forces, stress, *out)
+        parallel_ranges(lambda ch0, ch1: tersoff_kernel(
+            ch0, ch1, chunks, batch.config_offsets, batch.species, batch.pair_offsets,
+            batch.pair_j, batch.pair_d, okmask, batch.volumes, p2, p3, t2, t3, maxnb,
+            forces, stress, *out), range(len(chunks)))
         return out
 
     z2 = np.zeros_like(p2)

@@ -13,13 +13,15 @@ configuration of a batch; ``blk_off`` (C+1) delimits each configuration's blocks
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from workbench.engine.threads import num_threads, parallel_ranges, split
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def forces_from_blocks(g, val, blk_i, blk_k, blk_off, configs, r0, out):
+@njit(cache=True, nogil=True)
+def _forces_from_blocks(j0, j1, g, val, blk_i, blk_k, blk_off, configs, r0, out):
     D = val.shape[1]
-    for j in prange(configs.shape[0]):
+    for j in range(j0, j1):
         c = configs[j]
         base = r0[j]
         for b in range(blk_off[c], blk_off[c + 1]):
@@ -38,10 +40,10 @@ def forces_from_blocks(g, val, blk_i, blk_k, blk_off, configs, r0, out):
             out[k, 2] -= f2
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def grad_from_blocks(gF, val, blk_i, blk_k, blk_off, configs, r0, out):
+@njit(cache=True, nogil=True)
+def _grad_from_blocks(j0, j1, gF, val, blk_i, blk_k, blk_off, configs, r0, out):
     D = val.shape[1]
-    for j in prange(configs.shape[0]):
+    for j in range(j0, j1):
         c = configs[j]
         base = r0[j]
         for b in range(blk_off[c], blk_off[c + 1]):
@@ -64,14 +66,14 @@ def blocks_from_dense(dzdr, rel_tiny=0.0):
     return ii.astype(np.int64), kk.astype(np.int64), np.ascontiguousarray(d[ii, kk])
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def force_loss_and_grad(g, val, blk_i, blk_k, blk_off, configs, r0, atom0, natoms,
-                        fscale, fref, forces, gforces, dg, loss):
-    """Forces, the force part of the loss ½ sum (s (F - F_ref))² per configuration and
-    its gradient w.r.t. g in one sweep per configuration: the second pass over a
-    configuration's blocks finds them in cache."""
+@njit(cache=True, nogil=True)
+def _force_loss_and_grad(j0, j1, g, val, blk_i, blk_k, blk_off, configs, r0, atom0,
+                         natoms, fscale, fref, forces, gforces, dg, loss):
+    """Configurations ``configs[j0:j1]``: forces, the force part of the loss
+    ½ sum (s (F - F_ref))² per configuration and its gradient w.r.t. g in one sweep per
+    configuration: the second pass over a configuration's blocks finds them in cache."""
     D = val.shape[1]
-    for j in prange(configs.shape[0]):
+    for j in range(j0, j1):
         c = configs[j]
         base = r0[j]
         for b in range(blk_off[c], blk_off[c + 1]):
@@ -105,3 +107,32 @@ def force_loss_and_grad(g, val, blk_i, blk_k, blk_off, configs, r0, atom0, natom
             a2 = gforces[k, 2]
             for q in range(D):
                 dg[i, q] -= a0_ * val[b, q, 0] + a1 * val[b, q, 1] + a2 * val[b, q, 2]
+
+
+# The kernels run serially over a range of the batch's configurations; these wrappers
+# split the batch over the engine threads (see workbench.engine.threads for why the
+# kernels are not numba-parallel).
+
+def _over_configs(kernel, blk_off, configs, *args):
+    work = blk_off[configs + 1] - blk_off[configs]
+    parallel_ranges(lambda j0, j1: kernel(j0, j1, *args),
+                    split(work, 4 * num_threads()))
+
+
+def forces_from_blocks(g, val, blk_i, blk_k, blk_off, configs, r0, out):
+    """``out[k] -= sum_b g[i] . val[b]`` over the blocks of ``configs`` (forces)."""
+    _over_configs(_forces_from_blocks, blk_off, configs, g, val, blk_i, blk_k, blk_off,
+                  configs, r0, out)
+
+
+def grad_from_blocks(gF, val, blk_i, blk_k, blk_off, configs, r0, out):
+    """``out[i] -= sum_b gF[k] . val[b]`` over the blocks of ``configs`` (backward)."""
+    _over_configs(_grad_from_blocks, blk_off, configs, gF, val, blk_i, blk_k, blk_off,
+                  configs, r0, out)
+
+
+def force_loss_and_grad(g, val, blk_i, blk_k, blk_off, configs, r0, atom0, natoms,
+                        fscale, fref, forces, gforces, dg, loss):
+    """Forces, per-configuration force loss and its gradient (see the kernel)."""
+    _over_configs(_force_loss_and_grad, blk_off, configs, g, val, blk_i, blk_k, blk_off,
+                  configs, r0, atom0, natoms, fscale, fref, forces, gforces, dg, loss)
