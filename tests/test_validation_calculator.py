@@ -154,6 +154,14 @@ def test_kim_model_calculator_equals_its_compute_and_the_builtin_twin():
         atoms.positions[::3] += 0.05
         assert_matches(atoms, kim)
     assert calc.rebuilds == 1
+    from ase.calculators.kim import KIM
+
+    ase_kim = atoms.copy()
+    ase_kim.calc = KIM(SW_KIM)
+    assert ase_kim.get_potential_energy() == pytest.approx(atoms.get_potential_energy(),
+                                                           rel=1e-10)
+    np.testing.assert_allclose(ase_kim.get_forces(), atoms.get_forces(), atol=1e-10)
+    np.testing.assert_allclose(ase_kim.get_stress(), atoms.get_stress(), atol=1e-10)
     energies = atoms.get_potential_energies()  # the SW driver computes them
     assert energies.shape == (len(atoms),)
     assert energies.sum() == pytest.approx(atoms.get_potential_energy(), rel=1e-12)
@@ -258,3 +266,30 @@ def test_ase_optimizer_md_and_phonons_run_on_it(tmp_path):
     conv.calc = model.ase_calculator()
     ours = phonopy_phonons(model, conv, ValidationSettings())
     assert gamma[-1] == pytest.approx(max(ours["special_frequencies"]["G"]), rel=2e-3)
+
+
+@pytest.mark.kim
+@pytest.mark.skipif(shutil.which("kim-api-collections-management") is None,
+                    reason="needs kim-api-collections-management")
+def test_exported_network_through_ase_kim_calculator(tmp_path, si_path, monkeypatch):
+    """The network written for the DUNN driver, run by ASE's KIM calculator."""
+    from ase.calculators.kim import KIM
+
+    from workbench.models.kim_collections import PrivateCollection
+
+    monkeypatch.chdir(tmp_path)  # kim-api writes kim.log into the working directory
+    model, _, _ = _torch_model("nn", tmp_path, si_path)
+    name = "WB_ASE_NN_Si__MO_000000000000_000"
+    with PrivateCollection(tmp_path / "collection") as col:
+        col.install(model.write_kim_model(tmp_path / name))
+        atoms = rattled(seed=8, amp=0.08)
+        ours = atoms.copy()
+        ours.calc = model.ase_calculator()
+        theirs = atoms.copy()
+        theirs.calc = KIM(name)
+        e = ours.get_potential_energy()
+        f = ours.get_forces()
+        assert np.abs(f).max() > 1e-3
+        assert theirs.get_potential_energy() == pytest.approx(e, rel=1e-10)
+        np.testing.assert_allclose(theirs.get_forces(), f, atol=1e-10 * np.abs(f).max())
+        np.testing.assert_allclose(theirs.get_stress(), ours.get_stress(), atol=1e-10)
