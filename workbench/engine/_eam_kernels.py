@@ -14,6 +14,9 @@ of flat knot g, column G + g for its second derivative); the Python side maps th
 knot values through m = S y (``eam.py``).  Outside the knots a spline continues linearly
 (the natural end condition makes that C2); radial functions are zero at and beyond their
 last knot and beyond the cutoff.
+
+The helpers are ordinary (not ``inline="always"``) numba functions: LLVM still inlines
+them, and the cold compile takes ~7 s CPU instead of ~17 s.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _interval(kx, lo, n, t):
     """Index i (absolute) of the interval holding t; -1 left of the knots, -2 right."""
     if t < kx[lo]:
@@ -40,7 +43,7 @@ def _interval(kx, lo, n, t):
     return a
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _coefs(kx, lo, n, t, radial):
     """(i, ok, c0..c3, d0..d3, e2, e3): value = c . (y_i, y_i+1, m_i, m_i+1), slope = d .,
     second derivative = e2 m_i + e3 m_i+1.  ``ok`` False: the function is zero here
@@ -278,7 +281,7 @@ def eam_kernel(config_offsets, species, pair_offsets, pair_j, pair_d, stress_ok,
                         d_stress[c, k, col] = dvir[k, col] / vol if do_s else np.nan
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _scatter(dFl, dvir, fjac, do_s, a, b, col, q, ir, dx, dy, dz):
     """Add q d/r (the change of one pair's gradient g) to the force and virial Jacobians:
     F_a += g, F_b -= g, virial += g (x) d."""
