@@ -71,6 +71,8 @@ class BackgroundJob:
         self._t_end = None
         self._paused_total = 0.0
         self._pause_began = None
+        self._compile_total = 0.0
+        self._compile_began = None
         self._init_recording(store, name, tags, resume_run)
 
     # ---------------------------------------------------------------- run store
@@ -130,8 +132,17 @@ class BackgroundJob:
 
     @property
     def elapsed(self) -> float:
-        """Running seconds of this job (paused time excluded)."""
+        """Running seconds of this job (paused time and compile time excluded)."""
         return self._run_elapsed()
+
+    @property
+    def compile_time(self) -> float:
+        """Seconds spent compiling kernels before the work (see :meth:`_compiling`);
+        not part of ``elapsed``."""
+        total = self._compile_total
+        if self._compile_began is not None:
+            total += time.monotonic() - self._compile_began
+        return total
 
     def _run_elapsed(self) -> float:
         if self._t_start is None:
@@ -140,7 +151,22 @@ class BackgroundJob:
         paused = self._paused_total
         if self._pause_began is not None:
             paused += end - self._pause_began
+        paused += self._compile_total
+        if self._compile_began is not None:
+            paused += end - self._compile_began
         return max(end - self._t_start - paused, 0.0)
+
+    def _compiling(self, fn, message="compiling kernels"):
+        """Run ``fn()`` (a warm-up that compiles the kernels the work needs) with the
+        clock stopped: a "compiling" event first, its seconds go to ``compile_time``,
+        not to ``elapsed`` or rates.  A cached warm-up takes milliseconds."""
+        self._emit("compiling", message=message)
+        self._compile_began = time.monotonic()
+        try:
+            return fn()
+        finally:
+            self._compile_total += time.monotonic() - self._compile_began
+            self._compile_began = None
 
     # ---------------------------------------------------------------- control
     def subscribe(self, callback):
@@ -215,7 +241,8 @@ class BackgroundJob:
         """Called in ``start()`` before the worker thread exists (caller's thread)."""
 
     def _event(self, kind, message="", **fields) -> FitEvent:
-        return FitEvent(kind=kind, elapsed=self.elapsed, message=message, **fields)
+        return FitEvent(kind=kind, elapsed=self.elapsed, compile_time=self.compile_time,
+                        message=message, **fields)
 
     def _pause_fields(self) -> dict:
         """Extra fields of the "paused" and "resumed" events."""

@@ -23,8 +23,10 @@ class FitEvent:
 
     ``params`` and ``best_params`` are private copies (the optimizer never changes them
     afterwards). ``loss``/``best_loss`` are ``None`` before the first finite evaluation.
-    ``elapsed`` is the running time in seconds (paused time excluded). ``message`` carries
-    the stop reason, the non-finite-evaluation report or the traceback of a failure.
+    ``elapsed`` is the running time in seconds (paused time and compile time excluded);
+    ``compile_time`` the seconds spent compiling kernels before the first evaluation.
+    ``message`` carries the stop reason, the non-finite-evaluation report or the
+    traceback of a failure.
     """
 
     kind: str
@@ -37,6 +39,7 @@ class FitEvent:
     n_jac: int = 0
     elapsed: float = 0.0
     message: str = ""
+    compile_time: float = 0.0
 
     def __post_init__(self):
         if self.kind not in KINDS:

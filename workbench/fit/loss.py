@@ -17,6 +17,9 @@ from workbench.errors import LossError
 from workbench.fit import residuals as R
 
 
+_WARMUP = {"residual": False, "gradient": "gradient", "jacobian": True}
+
+
 def _half_square(u):
     """½‖u‖² without BLAS: a long ``u @ u`` wakes OpenBLAS's thread pool, whose spinning
     threads then compete with the engine's numba threads for the same cores."""
@@ -108,9 +111,13 @@ class Loss:
         """Names of the free components, e.g. ``['A', 'B', 'gamma']``."""
         return list(self.model.get_opt_param_names())
 
-    def warmup(self):
-        """Evaluate once at the start point (compiles the kernels; the result is cached)."""
-        self._evaluate(self.x0(), jacobian=True)
+    def warmup(self, kind="jacobian"):
+        """Evaluate once at the start point, compiling the kernels of that path only
+        (the result is cached): ``kind`` "residual", "gradient" (what gradient methods
+        call) or "jacobian" (least squares)."""
+        if kind not in _WARMUP:
+            raise LossError(f"warmup kind must be one of {sorted(_WARMUP)}, got {kind!r}")
+        self._evaluate(self.x0(), jacobian=_WARMUP[kind])
 
     def set_params(self, x):
         """Put ``x`` into the model (used to leave the model at the best point)."""

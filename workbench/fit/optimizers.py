@@ -82,6 +82,18 @@ _RESERVED = {"fun", "x0", "jac", "hess", "hessp", "bounds", "callback", "method"
              "constraints"}
 
 
+def evaluation_kind(method: str) -> str:
+    """What ``method`` asks of the objective: "residual" (derivative-free), "gradient"
+    (``loss_and_grad``) or "jacobian" (least squares, Gauss-Newton Hessians)."""
+    m = canonical_method(method)
+    if m.lower() in DERIVATIVE_FREE:
+        return "residual"
+    if m in LEAST_SQUARES_METHODS or m in GEODESIC_METHODS or m.lower() in HESS_METHODS \
+            or m.lower() in HESSP_METHODS:
+        return "jacobian"
+    return "gradient"
+
+
 def canonical_method(method: str) -> str:
     """The spelling used in ``METHODS`` for ``method`` (case-insensitive)."""
     for m in METHODS:

@@ -14,6 +14,7 @@ written into the objective with ``set_params``.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 
@@ -26,7 +27,7 @@ from .background import EXIT_GRACE, BackgroundJob  # noqa: F401  (EXIT_GRACE: pu
 from .checkpoint import read_checkpoint, split_options, write_checkpoint
 from .events import FitEvent
 from .objective import bounds_arrays, format_params, normalize_bounds
-from .optimizers import StopFit, canonical_method, run_optimizer
+from .optimizers import StopFit, canonical_method, evaluation_kind, run_optimizer
 from .options import check_options
 
 
@@ -298,7 +299,7 @@ class FitSession(BackgroundJob):
             kind=kind, iteration=self._iteration, loss=loss, best_loss=self._best_loss,
             params=None if params is None else np.array(params, dtype=float),
             best_params=self.best_params, n_eval=self.n_eval, n_jac=self.n_jac,
-            elapsed=self.elapsed, message=message,
+            elapsed=self.elapsed, compile_time=self.compile_time, message=message,
         )
 
     def _pause_fields(self) -> dict:
@@ -409,14 +410,21 @@ class FitSession(BackgroundJob):
                 pass
         self._emit("started", params=self._params, message=f"method {self.method}")
         if callable(getattr(self.objective, "warmup", None)):
-            self._emit("compiling", message="compiling kernels")
-            self.objective.warmup()
+            self._compiling(self._warmup, "compiling kernels")
         res = self._opt_result = run_optimizer(_Monitored(self), self.method, self.options,
                                                callback=self._on_iteration, x0=self._x_start)
         self._opt_state.update(res.state or {})
         if res.stopped:
             return "stopped", self.stop_reason or res.message
         return "finished", res.message
+
+    def _warmup(self):
+        """Compile what the method evaluates: a gradient fit never compiles the
+        Jacobian path, a derivative-free one neither."""
+        warmup = self.objective.warmup
+        if "kind" in inspect.signature(warmup).parameters:
+            return warmup(kind=evaluation_kind(self.method))
+        return warmup()
 
     def _finish(self, kind, message):
         res = self._opt_result
