@@ -66,6 +66,27 @@ def test_ensemble_mean_std_and_bands(bootstrap):
     np.testing.assert_allclose(threads.values_of("C11"), c11[:2], rtol=1e-9)
 
 
+def test_mcmc_chain_as_ensemble(bootstrap):
+    from workbench import datasets
+    from workbench.analysis.mcmc import MCMC
+    from workbench.calculators import Calculator
+    from workbench.dataset import Dataset
+    from workbench.loss import Loss
+
+    model, _ = bootstrap
+    calc = Calculator(model)
+    calc.create(Dataset(datasets.path("Si_4")).get_configs())
+    chain = MCMC(Loss(calc), seed=3).run(nsteps=30, burn=10, store=None)
+    assert len(chain.samples) > 3
+    ens = validate_ensemble(model, chain, "diamond", "Si", "lattice elastic",
+                            executor="serial", members=3)
+    assert len(ens.member_values) == 3
+    first = validate_ensemble(model, chain.samples[:1], "diamond", "Si", "lattice elastic",
+                              executor="serial")
+    assert ens.values_of("C11")[0] == pytest.approx(first.values_of("C11")[0], rel=1e-12)
+    assert np.isfinite(ens.summary()["C11_std"])
+
+
 @pytest.mark.dask
 def test_ensemble_on_a_dask_cluster(bootstrap):
     from dask.distributed import Client, LocalCluster

@@ -22,6 +22,8 @@ from workbench.validation.structures import PROTOTYPES
 
 #: what the Run button computes by default in the tab (the CLI's default suite)
 TAB_PROPERTIES = DEFAULT_PROPERTIES
+#: at most this many ensemble members (evenly spaced through an MCMC chain)
+ENSEMBLE_MEMBERS = 20
 
 
 class ValidatePanel:
@@ -110,6 +112,7 @@ class ValidatePanel:
             try:
                 if samples is not None:
                     ens = validate_ensemble(model, samples, structure, species, props,
+                                            members=ENSEMBLE_MEMBERS,
                                             progress=progress, should_stop=aj.should_stop)
                     return ens.central, ens
                 return validate(model, structure, species, props, progress=progress,

@@ -152,10 +152,13 @@ def _validate_member(model, x, structure, species, properties, settings, volumes
 
 def validate_ensemble(model, ensemble, structure="diamond", species=("Si",),
                       properties=None, settings=None, workers=None, executor="process",
-                      client=None, progress=None, should_stop=None) -> EnsembleResult:
+                      client=None, progress=None, should_stop=None,
+                      members=None) -> EnsembleResult:
     """Validate the fitted ``model`` and every member of ``ensemble`` (see the module
     docstring).  ``executor``: "process", "thread" or "serial"; ``client``: a Dask
-    client (overrides ``executor``).  ``progress(done, total, message)``."""
+    client (overrides ``executor``).  ``progress(done, total, message)``.  ``members``:
+    use at most this many, evenly spaced through the samples (an MCMC chain has
+    thousands)."""
     from workbench.models.io import model_to_dict
     from workbench.validation.settings import ValidationSettings
 
@@ -164,6 +167,9 @@ def validate_ensemble(model, ensemble, structure="diamond", species=("Si",),
         check_names(model, names, str(ensemble))
     else:
         samples = ensemble_samples(ensemble)
+    if members is not None and len(samples) > int(members):
+        samples = samples[np.unique(np.linspace(0, len(samples) - 1, int(members)).round()
+                                    .astype(int))]
     if samples.shape[1] != model.get_num_opt_params():
         raise ValidationError(f"ensemble members have {samples.shape[1]} parameters, the "
                               f"model optimizes {model.get_num_opt_params()}")
