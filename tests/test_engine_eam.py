@@ -208,3 +208,34 @@ def test_save_and_load_keep_knots_values_and_fit_choices(tmp_path):
         np.testing.assert_array_equal(back.model_params[name].value, p.value)
         np.testing.assert_array_equal(back.model_params[name].fixed, p.fixed)
     assert back.get_opt_param_names() == model.get_opt_param_names()
+
+
+def test_loss_gradient_through_the_one_pass_path_matches_finite_differences(cuni):
+    from workbench.calculators import Calculator
+    from workbench.data.configuration import Configuration
+    from workbench.loss import Loss
+
+    model, confs = cuni
+    rng = np.random.default_rng(8)
+    configs = []
+    for c in confs:
+        n = len(c.species)
+        configs.append(Configuration(c.cell, c.species, c.coords, c.PBC,
+                                     energy=-3.0 * n + rng.normal(),
+                                     forces=rng.normal(0, 0.3, (n, 3))))
+    model.set_opt_params(F_Cu=[[v] for v in model.model_params["F_Cu"].value],
+                         rphi_Cu_Ni=[[v] for v in model.model_params["rphi_Cu_Ni"].value])
+    model.set_param_transform("F_Cu", None)
+    calc = Calculator(model)
+    calc.create(configs)
+    loss = Loss(calc)
+    x = loss.x0()
+    f, g = loss.loss_and_grad(x)
+    assert f == pytest.approx(loss.loss(x), rel=1e-12)
+    h = 1e-6
+    for k in (0, 5, 12, 20):
+        e = np.zeros_like(x)
+        e[k] = h
+        fd = (loss.loss(x + e) - loss.loss(x - e)) / (2 * h)
+        assert g[k] == pytest.approx(fd, rel=1e-5, abs=1e-6 * np.abs(g).max())
+    assert np.abs(g).max() > 1e-3

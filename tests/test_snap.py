@@ -55,7 +55,7 @@ def fitted_loss(train, quadratic):
     calc = Calculator(model)
     calc.create(train)
     loss = Loss(calc)
-    return loss.loss(fit_linear(model, loss))
+    return loss.loss(fit_linear(loss))
 
 
 def test_quadratic_terms_lower_the_training_loss(si_split):
@@ -75,7 +75,7 @@ def test_linear_fit_solves_the_weighted_least_squares_problem(si_split, quadrati
     calc = Calculator(model)
     calc.create(train)
     loss = Loss(calc)
-    x = fit_linear(model, loss)
+    x = fit_linear(loss)
     r, J = loss.residual_and_jacobian(x)
     assert np.abs(J.T @ r).max() < 1e-8 * np.abs(J).max() * np.abs(r).max() * len(r)
     # the Jacobian is exact: a column against a finite difference of the residual
@@ -106,7 +106,7 @@ def test_fitted_snap_runs_in_kimpy_and_lammps(si_split, tmp_path):
     model.set_opt_params(coeffs_Si=[[0.0]] * model.ncoeff)
     calc = Calculator(model)
     calc.create(train)
-    fit_linear(model, Loss(calc))
+    fit_linear(Loss(calc))
     name = "WB_SNAP_Si__MO_000000000000_000"
     old = os.getcwd()
     os.chdir(tmp_path)
@@ -142,3 +142,27 @@ def test_model_list_shows_eam_and_snap(capsys):
     assert main(["model", "--echo-params", "SNAP", "--species", "Si"]) == 0
     out = capsys.readouterr().out
     assert "name: coeffs_Si" in out and "size: 31" in out
+
+
+def test_stress_rows_enter_the_linear_fit():
+    """Fitted without stress, then with weighted stress rows: the stress-weighted loss of
+    the second solution is far below that of the first (the stress Jacobian is used)."""
+    from workbench import datasets
+    from workbench.calculators import Calculator
+    from workbench.loss import Loss
+
+    def loss_for(stress_weight):
+        configs = Dataset(datasets.path("Al_EAM"), Weight(
+            energy_weight=1.0, forces_weight=1.0, stress_weight=stress_weight)).get_configs()
+        model = SNAP(("Al",), rcutfac=5.0, twojmax=4)
+        model.set_opt_params(coeffs_Al=[[0.0]] * model.ncoeff)
+        calc = Calculator(model)
+        calc.create(configs, use_stress=True)
+        return Loss(calc)
+
+    without, with_stress = loss_for(0.0), loss_for(1000.0)
+    x_without = fit_linear(without)
+    x_with = fit_linear(with_stress)
+    assert with_stress.loss(x_with) < 0.5 * with_stress.loss(x_without)
+    r = with_stress.residual(x_with)
+    assert r.size == 43 + 3 * 517 + 6 * 43

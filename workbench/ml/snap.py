@@ -180,9 +180,9 @@ class SNAP(Model):
         return write_snap_kim_model(self, path, overwrite=overwrite)
 
 
-def fit_linear(model: SNAP, loss) -> np.ndarray:
-    """Solve the weighted linear least-squares problem of ``loss`` (a workbench Loss over
-    ``model``) exactly: the residual is affine in the free coefficients, so one
+def fit_linear(loss) -> np.ndarray:
+    """Solve the weighted linear least-squares problem of ``loss`` (a workbench Loss over a
+    model linear in its free parameters, such as SNAP) exactly: the residual is affine in the free coefficients, so one
     residual-and-Jacobian evaluation at any point gives the minimizer.  Returns x."""
     x0 = np.asarray(loss.x0(), dtype=float)
     r, J = loss.residual_and_jacobian(x0)
