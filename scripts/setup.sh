@@ -51,4 +51,7 @@ if [ "$stale" = "1" ]; then
         [ -f "$ext/pyproject.toml" ] && "$VENV/bin/python" -m pip install -q -e "$ext"
     done
     touch "$STAMP"
+    # compile the numba kernels once now, so the first fit starts at once (cached on disk)
+    echo "==> compiling the numba kernels (workbench warmup)"
+    "$VENV/bin/workbench" warmup || echo "==> warm-up failed; kernels compile on first use" >&2
 fi

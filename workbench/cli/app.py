@@ -34,4 +34,8 @@ def app_command(args) -> list[str]:
 
 
 def run(args) -> int:
-    return launch(app_command(args))
+    cmd = app_command(args)
+    from workbench.warmup import start_process
+
+    start_process()  # compile the kernels in the background while the server starts
+    return launch(cmd)

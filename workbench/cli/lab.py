@@ -81,4 +81,8 @@ def launch(cmd: list[str]) -> int:
 
 
 def run(args) -> int:
-    return launch(lab_command(args))
+    cmd = lab_command(args)
+    from workbench.warmup import start_process
+
+    start_process()  # compile the kernels in the background while the server starts
+    return launch(cmd)
