@@ -11,6 +11,8 @@ of a bootstrap or MCMC ensemble.  See docs/validation.md for the definitions.
 from workbench.validation.settings import ALL_PROPERTIES, DEFAULT_PROPERTIES, ValidationSettings
 from workbench.validation.structures import ValidationError, build_structure
 from workbench.validation.suite import SUMMARY_UNITS, ValidationResult, validate
+from workbench.validation.ensemble import EnsembleResult, save_ensemble, validate_ensemble
 
-__all__ = ["ALL_PROPERTIES", "DEFAULT_PROPERTIES", "SUMMARY_UNITS", "ValidationError",
-           "ValidationResult", "ValidationSettings", "build_structure", "validate"]
+__all__ = ["ALL_PROPERTIES", "DEFAULT_PROPERTIES", "SUMMARY_UNITS", "EnsembleResult",
+           "ValidationError", "ValidationResult", "ValidationSettings", "build_structure",
+           "save_ensemble", "validate", "validate_ensemble"]

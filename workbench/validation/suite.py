@@ -18,12 +18,7 @@ import numpy as np
 from workbench.validation import bulk, defects, elastic, md, phonons
 from workbench.validation.references import compare, dft_eos_points
 from workbench.validation.settings import ValidationSettings, check_properties
-from workbench.validation.structures import (
-    ValidationError,
-    build_structure,
-    is_cubic_prototype,
-    species_list,
-)
+from workbench.validation.structures import is_cubic_prototype, species_list
 
 #: the scalar results, with their units (what ``workbench validate --json`` prints)
 SUMMARY_UNITS = {
@@ -206,11 +201,3 @@ def _special_modes(ph: dict, structure) -> dict:
                    phonon_X_TO=float(fx[-1]))
     return out
 
-
-def build_default_structure(structure, species):
-    """The unrelaxed structure (for previews)."""
-    if not isinstance(structure, str):
-        return structure
-    if structure not in ("diamond", "zincblende", "rocksalt", "fcc", "bcc", "hcp"):
-        raise ValidationError(f"unknown structure {structure!r}")
-    return build_structure(structure, species)
