@@ -187,3 +187,18 @@ def test_validate_a_fit_notebook(tmp_path):
     assert "fitted: {'A': 14.93" in text
     assert "C11 = " in text and "(experiment 165.77 GPa)" in text
     assert "DFT (training set) a0 = 5.4" in text
+
+
+def test_cli_structure_from_a_file_and_bad_property(tmp_path, capsys):
+    import ase.io
+    from ase.build import bulk
+
+    ase.io.write(tmp_path / "si.cif", bulk("Si", "diamond", a=5.5, cubic=True))
+    assert main(["validate", "StillingerWeber", "--structure", str(tmp_path / "si.cif"),
+                 "--properties", "lattice", "elastic", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # any ase.Atoms: cell and positions relaxed, the full 6x6 matrix computed
+    assert out["lattice_constant"] == pytest.approx(5.431, rel=5e-3)
+    assert out["C44"] == pytest.approx(56.4, rel=5e-3)
+    assert main(["validate", "StillingerWeber", "--properties", "colour", "--json"]) == 2
+    assert "unknown property ['colour']" in capsys.readouterr().err
