@@ -239,3 +239,57 @@ def test_loss_gradient_through_the_one_pass_path_matches_finite_differences(cuni
         fd = (loss.loss(x + e) - loss.loss(x - e)) / (2 * h)
         assert g[k] == pytest.approx(fd, rel=1e-5, abs=1e-6 * np.abs(g).max())
     assert np.abs(g).max() > 1e-3
+
+
+def cuni_config():
+    conf = fcc(3.58, (2, 2, 2), 0.08, 3, "Cu", tilt=0.1)
+    conf.species = ["Ni" if k % 3 == 0 else "Cu" for k in range(len(conf.species))]
+    return conf
+
+
+@pytest.mark.kim
+def test_two_species_dynamo_tables_from_kim():
+    from workbench.models.kim import KIMModel
+
+    name = "EAM_Dynamo_OnatDurukanoglu_2014_CuNi__MO_592013496703_005"
+    model = EAM.from_kim(name)
+    assert model.species == ("Ni", "Cu") and model.layout.sizes == [9000] * 4 + [9000] * 3
+    conf = cuni_config()
+    ours = model.compute(model.prepare([conf]), forces=True)
+    kim = KIMModel(name)
+    ref = kim.compute(kim.prepare([conf]), forces=True)
+    # the driver interpolates its 9000-point tables with Hermite cubics, we with splines
+    assert abs(ours.energy[0] - ref.energy[0]) / 32 < 1e-9
+    assert rel_err(ours.forces, ref.forces) < 1e-5
+
+
+@pytest.mark.lammps
+def test_from_setfl_matches_lammps_eam_alloy_on_the_same_file(tmp_path):
+    import subprocess
+
+    from test_kim_export_lammps import LMP, lammps_cell
+
+    path = "/usr/share/lammps/potentials/CuNi.eam.alloy"
+    model = EAM.from_setfl(path, n_r=250, n_rho=250)
+    conf = cuni_config()
+    ours = model.compute(model.prepare([conf]), forces=True)
+    cell = np.asarray(conf.cell)
+    L = lammps_cell(cell)
+    xyz = (np.linalg.solve(cell.T, conf.coords.T).T % 1.0) @ L
+    types = {"Ni": 1, "Cu": 2}
+    lines = ["CuNi", "", f"{len(xyz)} atoms", "2 atom types", "",
+             f"0 {float(L[0, 0])!r} xlo xhi", f"0 {float(L[1, 1])!r} ylo yhi",
+             f"0 {float(L[2, 2])!r} zlo zhi",
+             f"{float(L[1, 0])!r} {float(L[2, 0])!r} {float(L[2, 1])!r} xy xz yz", "",
+             "Masses", "", "1 58.69", "2 63.55", "", "Atoms # atomic", ""]
+    lines += [f"{i + 1} {types[s]} {float(x)!r} {float(y)!r} {float(z)!r}"
+              for i, (s, (x, y, z)) in enumerate(zip(conf.species, xyz))]
+    (tmp_path / "data.lmp").write_text("\n".join(lines) + "\n")
+    (tmp_path / "in.lmp").write_text(
+        "units metal\nboundary p p p\nbox tilt large\nread_data data.lmp\n"
+        f"pair_style eam/alloy\npair_coeff * * {path} Ni Cu\nrun 0\n"
+        'print "WB_E $(pe:%.12g)"\n')
+    out = subprocess.run([LMP, "-in", "in.lmp", "-log", "none"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120).stdout
+    energy = float(next(ln.split()[1] for ln in out.splitlines() if ln.startswith("WB_E")))
+    assert abs(ours.energy[0] - energy) / 32 < 1e-5

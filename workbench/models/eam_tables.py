@@ -109,11 +109,29 @@ def tables_from_kim(name: str):
     S = len(species)
     emb = params["embeddingData"].reshape(S, -1)
     nrho = emb.shape[1]
-    phi = params["rPhiData"]
-    nr = phi.size // (S * S)
-    phi = phi.reshape(S, S, nr)
-    dens = params["densityData"]
-    if dens.size == S * S * nr:
+    npairs = S * (S + 1) // 2
+    phi_all, dens = params["rPhiData"], params["densityData"]
+    # the driver stores r*phi per species pair (full S x S or the lower triangle of the
+    # setfl file) and rho per species (or per ordered pair); pick the consistent layout
+    layouts = [(nr, pf, df) for pf in (S * S, npairs) for df in (S, S * S)
+               for nr in {phi_all.size // pf}
+               if phi_all.size == pf * nr and dens.size == df * nr]
+    if not layouts:
+        raise KIMError(f"{name}: cannot read its EAM tables (rPhiData {phi_all.size}, "
+                       f"densityData {dens.size} values for {S} species)")
+    nr, pf, df = layouts[0]
+    phi = {}
+    if pf == S * S:
+        full = phi_all.reshape(S, S, nr)
+        phi = {(a, b): full[a, b] for a in range(S) for b in range(a, S)}
+    else:
+        tri = phi_all.reshape(npairs, nr)
+        k = 0
+        for i in range(S):
+            for j in range(i + 1):
+                phi[(j, i)] = tri[k]
+                k += 1
+    if df == S * S:
         dens = dens.reshape(S, S, nr)
         if any(not np.array_equal(dens[b, 0], dens[b, a]) for b in range(S)
                for a in range(S)):
@@ -132,6 +150,6 @@ def tables_from_kim(name: str):
     for a in range(S):
         for b in range(a, S):
             n = f"rphi_{species[a]}_{species[b]}"
-            tables[n] = phi[a, b]
+            tables[n] = phi[(a, b)]
             grids[n] = rgrid
     return tuple(species), tables, grids, float(params["cutoff"][0])
