@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 
@@ -56,18 +57,33 @@ def loss_settings(loss) -> dict:
     }
 
 
-def api_setup(loss, fit: dict) -> dict | None:
-    """A set-up file mapping for a fit built in Python: the folder holding the training
-    files, uniform weights and the model's start state.  It reruns the same fit when the
-    training set is that whole folder; the recorded data-set hash tells."""
-    from .setup_file import dataset_path_name, model_section
+def dataset_name(root) -> str | None:
+    """How a set-up file names the data set under ``root``: a bundled set's name, else the
+    directory itself (one ``realpath``, not one per file as ``dataset_path_name``)."""
+    from workbench import datasets
+
+    if root is None:
+        return None
+    real = os.path.realpath(root)
+    for name in datasets.names():
+        bundled = datasets.cache_dir() / datasets.AVAILABLE[name][1]
+        if real == os.path.realpath(bundled):
+            return name
+    return real
+
+
+def api_setup(loss, fit: dict, root=None) -> dict | None:
+    """A set-up file mapping for a fit built in Python: the folder ``root`` holding the
+    training files, uniform weights and the model's start state.  It reruns the same fit
+    when the training set is that whole folder; the recorded data-set hash tells."""
+    from .setup_file import model_section
 
     calc = getattr(loss, "calculator", None)
     model = getattr(calc, "model", None)
     configs = getattr(calc, "configs", None)
     if model is None or not configs or getattr(model, "model_params", None) is None:
         return None
-    path = dataset_path_name(configs)
+    path = dataset_name(root)
     if path is None:
         return None
     dataset = {"path": path}
@@ -100,13 +116,15 @@ def start_fields(session) -> dict:
                 "backend": "dask" if getattr(loss, "backend", None) is not None else None}
     # a Workbench hands its set-up and test split over on the Loss it builds
     setup = session.setup if session.setup is not None else getattr(loss, "run_setup", None)
+    test = session.test_configs
+    data = loss_fields(loss, getattr(loss, "run_test_configs", None) if test is None else test)
     if setup is None:
         fit = {k: settings[k] for k in ("method", "options", "residual", "normalize_by_natoms",
                                         "use_energy", "use_forces", "use_stress")}
         if session.max_iter is not None:
             fit["max_iter"] = session.max_iter
         try:
-            setup = api_setup(loss, fit)
+            setup = api_setup(loss, fit, (data.get("dataset") or {}).get("root"))
         except Exception:  # noqa: BLE001 - a set-up we cannot describe is left out
             setup = None
     fields = {"method": session.method, "settings": settings, "setup": setup,
@@ -114,9 +132,7 @@ def start_fields(session) -> dict:
               "start_params": {"names": session.names, "x": _x0(session)}}
     if session.checkpoint_path is not None:
         fields["checkpoint"] = str(session.checkpoint_path)
-    test = session.test_configs
-    fields.update(loss_fields(loss, getattr(loss, "run_test_configs", None) if test is None
-                              else test))
+    fields.update(data)
     return fields
 
 
@@ -129,12 +145,28 @@ def _x0(session):
         return None
 
 
-def calculator_rmse(calc) -> tuple[float, float] | None:
+def cached_result(loss, x):
+    """The calculator's last result when the loss last evaluated exactly ``x`` (an
+    optimizer's last evaluation is usually its best point: no extra evaluation then)."""
+    key = getattr(loss, "_cache_key", None)
+    calc = getattr(loss, "calculator", None)
+    if key is None or x is None or getattr(calc, "result_", None) is None:
+        return None
+    try:
+        same = np.array_equal(np.frombuffer(key[0], dtype=float), np.asarray(x, float))
+    except (TypeError, ValueError):
+        return None
+    return calc.result_ if same else None
+
+
+def calculator_rmse(calc, result=None) -> tuple[float, float] | None:
     """(energy RMSE per atom, force component RMSE) of a created ``Calculator`` with the
-    model's current parameters (one evaluation without derivatives)."""
+    model's current parameters: ``result`` if given, else one evaluation without
+    derivatives."""
     if calc is None or getattr(calc, "state_", None) is None or not hasattr(calc, "ref_energy"):
         return None
-    res = calc.compute()
+    res = result if result is not None and getattr(result, "energy", None) is not None \
+        else calc.compute()
     e = (np.asarray(res.energy, float) - calc.ref_energy) / calc.natoms
     e_rmse = float(np.sqrt(np.nanmean(e ** 2))) if np.isfinite(e).any() else None
     f_rmse = None
@@ -164,7 +196,7 @@ def final_fields(session) -> dict:
                               "values": None if model is None else model_values(model)}}
     if getattr(loss, "backend", None) is None:
         try:
-            rmse = calculator_rmse(calc)
+            rmse = calculator_rmse(calc, getattr(session, "_result_at_best", None))
         except Exception:  # noqa: BLE001 - no RMSE rather than no record
             rmse = None
         if rmse is not None:

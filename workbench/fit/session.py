@@ -433,6 +433,10 @@ class FitSession(BackgroundJob):
             final = np.array(res.x, dtype=float)
         if final is not None:
             self._params = final.copy()
+            if self.recorder is not None:  # the run's RMSE without another evaluation
+                from .run_record import cached_result
+
+                self._result_at_best = cached_result(self.objective, final)
             try:
                 self.objective.set_params(final.copy())
             except Exception as exc:

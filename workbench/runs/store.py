@@ -84,13 +84,20 @@ def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _row_dict(cursor, row) -> dict:
-    out = {}
-    for (name, *_), value in zip(cursor.description, row):
-        if name in _JSON_COLUMNS and value is not None:
-            value = json.loads(value)
-            name = name[:-5] if name.endswith("_json") else name
-        out[name] = value
+def _rows(cursor) -> list[dict]:
+    """The cursor's rows as dicts; JSON columns decoded (``model_json`` -> ``model``)."""
+    names = [d[0] for d in cursor.description]
+    json_cols = [(k, n[:-5] if n.endswith("_json") else n) for k, n in enumerate(names)
+                 if n in _JSON_COLUMNS]
+    keys = [n[:-5] if n in _JSON_COLUMNS and n.endswith("_json") else n for n in names]
+    out = []
+    loads = json.loads
+    for row in cursor.fetchall():
+        d = dict(zip(keys, row))
+        for k, key in json_cols:
+            if row[k] is not None:
+                d[key] = loads(row[k])
+        out.append(d)
     return out
 
 
@@ -170,8 +177,7 @@ class RunStore:
 
     def _read(self, sql, params=()):
         with self._lock:
-            cur = self._db().execute(sql, params)
-            return [_row_dict(cur, r) for r in cur.fetchall()]
+            return _rows(self._db().execute(sql, params))
 
     def close(self):
         with self._lock:
