@@ -8,7 +8,8 @@ import pytest
 from engine_helpers import (Config, fd_forces, fd_param_jacobians, fd_stress, rel_err)
 
 from workbench.engine.batch import pack
-from workbench.engine.eam import gradient, natural_second_derivatives, spline_values
+from workbench.engine.eam import gradient
+from workbench.engine.splines import natural_second_derivatives, spline_values
 from workbench.errors import EngineError, ParameterError
 from workbench.models.eam import EAM
 

@@ -64,7 +64,7 @@ def default_functions(species, lattice_constant=None, structure=None, n_r=13, n_
     constant (the splines themselves are used for that balance).  Radial knots: ``n_r``
     uniform from 0 to the cutoff; density knots: ``n_rho`` uniform from 0 to 2 rho_e.
     """
-    from workbench.engine.eam import spline_values
+    from workbench.engine.splines import spline_values
     from workbench.engine.spec import species_pairs
 
     species = tuple(species)
@@ -220,7 +220,7 @@ class EAM(BuiltinModel):
     # curves ------------------------------------------------------------------------
     def function_curves(self, npoints: int = 200) -> list[dict]:
         """phi(r), rho(r) and F(rho) of every species (pair) sampled on ``npoints``."""
-        from workbench.engine.eam import spline_values
+        from workbench.engine.splines import spline_values
 
         flat = self.layout.complete(self._flat_values())
         off = self.layout.offsets()
@@ -252,7 +252,8 @@ class EAM(BuiltinModel):
         """A model whose functions fit tabulated samples: ``tables[name]`` sampled at
         ``grids[name]``.  Without ``knots`` the sample points are the knots (exact); else
         the knot values are the least-squares fit of the splines to the samples."""
-        from workbench.engine.eam import function_names, spline_basis
+        from workbench.engine.eam import function_names
+        from workbench.engine.splines import spline_basis
 
         species = tuple(species)
         knots = dict(knots or {})

@@ -72,7 +72,7 @@ def dynamo_interpolate(table, h, t) -> np.ndarray:
 
 def _tabulate(model, n_table: int, driver: str):
     """(nr, dr, nrho, drho, tables, errors): setfl tables and tabulation errors."""
-    from workbench.engine.eam import spline_values
+    from workbench.engine.splines import spline_values
 
     lay = model.layout
     flat = lay.complete(model._flat_values())
