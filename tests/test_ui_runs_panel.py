@@ -99,3 +99,42 @@ def test_workbench_fits_are_recorded_compared_and_restored(wb, tmp_path):
     panel.confirm_w.click()
     assert [r["id"] for r in store.list_runs()] == [s2.run_id]
     assert [v for _, v in panel.table_w.options] == [s2.run_id]
+
+
+def test_parameter_table_undo_and_resets(wb):
+    table, model = wb.params, wb.model
+    start = {n: p.get_value("original").tolist() for n, p in model.model_params.items()}
+    table.row("A").value_w.value = "7.5"
+    table.row("B").log_w.value = True
+    table.row("gamma").upper_w.value = "4"
+    assert model.model_params["A"].get_value("original")[0] == 7.5
+    table.undo_w.click()  # the upper bound of gamma
+    assert model.model_params["gamma"].get_bounds("original") == [(None, None)]
+    assert table.row("gamma").upper_w.value == ""
+    table.undo_w.click()  # B back to linear space
+    assert model.model_params["B"].transform is None and not table.row("B").log_w.value
+    table.undo_w.click()
+    assert model.model_params["A"].get_value("original")[0] == 5.0
+    assert table.row("A").value_w.value == "5"
+    table.undo_w.click()  # nothing left: no change
+    assert {n: p.get_value("original").tolist() for n, p in model.model_params.items()} == start
+
+    # reset to the last run's start: a fit moves the parameters, the reset brings them back
+    table.row("A").value_w.value = "6.0"
+    fit(wb, "{maxiter: 20}")
+    assert model.model_params["A"].get_value("original")[0] != 6.0
+    table.reset_run_w.click()
+    assert model.model_params["A"].get_value("original")[0] == 6.0
+    assert model.get_opt_param_names() == ["A", "B", "gamma"]
+    table.undo_w.click()  # a reset can be undone too
+    assert model.model_params["A"].get_value("original")[0] != 6.0
+
+    # reset to the model's defaults keeps what is fitted
+    table.reset_defaults_w.click()
+    fresh = StillingerWeber()
+    for name, p in model.model_params.items():
+        np.testing.assert_array_equal(p.get_value("original"),
+                                      fresh.model_params[name].get_value("original"))
+    assert model.get_opt_param_names() == ["A", "B", "gamma"]
+    assert model.model_params["A"].get_bounds("original") == [(None, None)]
+    assert table.row("A").value_w.value == f"{fresh.model_params['A'].value[0]:.8g}"

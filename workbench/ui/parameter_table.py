@@ -121,9 +121,11 @@ class ParameterRow:
         if self.table.locked:
             self.set_error("a fit is running: stop it to edit parameters")
             return
+        self.table.history.push()
         try:
             action()
         except ParameterError as exc:
+            self.table.history.undo_stack.pop()
             self.set_error(str(exc))
             return
         self.table.refresh_param(self.name)
@@ -173,6 +175,24 @@ class ParameterTable(w.GridBox):
         self.rows: list[ParameterRow] = []
         self.model = None
         self.summary_w: w.HTML | None = None
+        from workbench.ui.param_history import ParameterHistory
+
+        self.history = ParameterHistory()
+        self.undo_w = w.Button(description="Undo", icon="undo", layout=w.Layout(width="auto"),
+                               tooltip="undo the last parameter edit")
+        self.reset_run_w = w.Button(description="Reset to last run's start",
+                                    layout=w.Layout(width="auto"))
+        self.reset_defaults_w = w.Button(description="Reset to defaults",
+                                         layout=w.Layout(width="auto"))
+        for wid, cls in ((self.undo_w, "wb-param-undo"), (self.reset_run_w, "wb-param-reset-run"),
+                         (self.reset_defaults_w, "wb-param-reset-defaults")):
+            wid.add_class(cls)
+        self.undo_w.on_click(lambda _: self._history_action(self.history.undo))
+        self.reset_run_w.on_click(lambda _: self._history_action(self.history.reset_to_run_start))
+        self.reset_defaults_w.on_click(
+            lambda _: self._history_action(self.history.reset_to_defaults))
+        self.tools_w = w.HBox([self.undo_w, self.reset_run_w, self.reset_defaults_w],
+                              layout=w.Layout(grid_column="1 / -1"))
         if model is not None:
             self.set_model(model)
 
@@ -180,6 +200,7 @@ class ParameterTable(w.GridBox):
         from workbench.ui import training
 
         self.model = model
+        self.history.set_model(model)
         if training.is_torch_model(model):
             self.rows = []
             self.summary_w = w.HTML(training.summary_html(model),
@@ -193,7 +214,7 @@ class ParameterTable(w.GridBox):
         header = [w.HTML(f"<b>{t}</b>") for t in
                   ("parameter", "value", "fit", "lower", "upper", "log")]
         header.append(w.HTML(_STYLE))
-        self.children = header + [cell for r in self.rows for cell in r.cells]
+        self.children = [self.tools_w] + header + [cell for r in self.rows for cell in r.cells]
 
     def row(self, label: str) -> ParameterRow:
         for r in self.rows:
@@ -225,8 +246,20 @@ class ParameterTable(w.GridBox):
                 if v is not None:
                     r.show_value(float(np.asarray(v)[r.component]))
 
+    def _history_action(self, action) -> None:
+        """Undo or reset (not while a fit runs); the table and listeners follow."""
+        if self.locked or self.summary_w is not None:
+            return
+        if action() is not False:
+            self.refresh()
+            self._notify()
+
     def lock(self, locked: bool) -> None:
+        if locked and not self.locked and self.summary_w is None:
+            self.history.mark_run_start()  # a fit starts: its start point, for reset
         self.locked = locked
+        for wid in (self.undo_w, self.reset_run_w, self.reset_defaults_w):
+            wid.disabled = locked
         for r in self.rows:
             for wid in (r.value_w, r.fit_w, r.lower_w, r.upper_w, r.log_w):
                 wid.disabled = locked
