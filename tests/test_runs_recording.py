@@ -269,7 +269,9 @@ RESUME_CONFIG = CONFIG.replace("options: {maxiter: 200}",
                                "options: {maxiter: 200, ftol: 1.0e-14, gtol: 1.0e-10}")
 
 
-def test_fit_resume_continues_a_killed_run_from_its_checkpoint(tmp_path, capsys):
+@pytest.mark.parametrize("sig, status", [(signal.SIGKILL, "interrupted"),
+                                         (signal.SIGTERM, "stopped")])
+def test_fit_resume_continues_a_killed_run_from_its_checkpoint(tmp_path, capsys, sig, status):
     cfg = write_config(tmp_path, RESUME_CONFIG)
     st = tmp_path / "st"
     script = tmp_path / "slow_cli.py"
@@ -286,11 +288,11 @@ def test_fit_resume_continues_a_killed_run_from_its_checkpoint(tmp_path, capsys)
             run = runs[0]
             break
         time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    proc.send_signal(sig)
+    assert proc.wait(60) == (-9 if sig == signal.SIGKILL else 128 + signal.SIGTERM)
     assert run is not None
     killed = store.get_run(run["id"])
-    assert killed["status"] == "interrupted"
+    assert killed["status"] == status
     ck_iteration = json.loads(open(killed["checkpoint"]).read())["iteration"]
     assert ck_iteration >= 4
     n_before = len(store.get_history(run["id"]))
@@ -298,7 +300,7 @@ def test_fit_resume_continues_a_killed_run_from_its_checkpoint(tmp_path, capsys)
     assert main(["fit", str(cfg), "--out", str(tmp_path / "out"), "--no-progress", "--no-kim",
                  "--store", str(st), "--resume"]) == 0
     printed = capsys.readouterr().out
-    assert f"resuming run {run['id']} (interrupted) from its checkpoint at iteration " \
+    assert f"resuming run {run['id']} ({status}) from its checkpoint at iteration " \
            f"{ck_iteration}" in printed
     resumed = store.get_run(run["id"])
     assert resumed["status"] == "finished" and len(store.list_runs()) == 1
