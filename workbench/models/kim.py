@@ -28,6 +28,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..engine.spec import EngineResult
+from ..engine.threads import num_threads, parallel_ranges, split
 from ..errors import KIMError
 from .kim_collections import HOW_TO_INSTALL, is_installed
 from .model import Model, ModelState
@@ -67,6 +68,7 @@ class _KIMConfig:
 
     def __init__(self, kim_model, config, species_codes: dict, index: int):
         kimpy = _kimpy()
+        self.kim_model = kim_model
         self.config = config
         self.n = len(config.species)
         try:
@@ -125,7 +127,9 @@ class _KIMConfig:
         self._want = None
         self.key = (float(influence), tuple(np.asarray(cutoffs, float)))
 
-    def compute(self, kim_model, forces: bool, stress: bool):
+    def compute(self, kim_model=None, forces: bool = True, stress: bool = False):
+        """Energy, forces, stress of this configuration on the kim-api instance that
+        created its compute arguments (``kim_model``, if given, must be that one)."""
         can = _kimpy().compute_argument_name
         want = (forces or (stress and not self.has_virial), stress and self.has_virial)
         if want != self._want:
@@ -140,7 +144,8 @@ class _KIMConfig:
                     self.ca.set_argument_null_pointer(can.partialVirial)
             self._want = want
         try:
-            kim_model.compute(self.ca)
+            # without the GIL: other threads evaluate their configurations meanwhile
+            self.kim_model.compute(self.ca, True)
         except RuntimeError as exc:
             raise KIMError(f"kim-api compute failed for configuration "
                            f"{self.config.identifier or '?'} (see kim.log)") from exc
@@ -185,6 +190,10 @@ class KIMModel(Model):
         self._species = self._query_species()
         self.influence_distance = float(self.kim_model.get_influence_distance())
         self._pushed: dict[str, np.ndarray] = {}
+        # further kim-api instances of the model, one per extra engine thread: a model
+        # driver's Compute is not reentrant (concurrent calls on one instance crash), so
+        # each thread evaluates its configurations on its own instance
+        self._clones: list = []
         super().__init__(model_name, params_transform)
 
     # -- parameters ---------------------------------------------------------------------
@@ -211,14 +220,16 @@ class KIMModel(Model):
     def _push(self, i: int, j: int, value: float) -> None:
         name, is_int, _, _ = self._meta[i]
         try:
-            self.kim_model.set_parameter(i, j, int(round(value)) if is_int else float(value))
+            for m in self._instances():
+                m.set_parameter(i, j, int(round(value)) if is_int else float(value))
         except RuntimeError as exc:
             raise KIMError(f"kim-api refused value {value!r} for parameter '{name}' "
                            f"component {j} of {self.model_name}") from exc
 
     def _refresh(self) -> None:
         try:
-            self.kim_model.clear_then_refresh()
+            for m in self._instances():
+                m.clear_then_refresh()
         except RuntimeError as exc:
             raise KIMError(f"kim-api could not refresh {self.model_name} after a "
                            "parameter change; the values may be out of range "
@@ -301,11 +312,35 @@ class KIMModel(Model):
         return model_driver(self.model_name)
 
     # -- evaluation ----------------------------------------------------------------------
+    def _instances(self) -> list:
+        return [self.kim_model] + self._clones
+
+    def _add_clones(self, count: int) -> None:
+        """Have ``count`` extra kim-api instances holding the current parameters."""
+        while len(self._clones) < count:
+            clone = create_kim_model(self.model_name)
+            for i, (name, is_int, _, _) in enumerate(self._meta):
+                if self.mutable:
+                    for j, v in enumerate(self._pushed[name]):
+                        clone.set_parameter(i, j, int(round(v)) if is_int else float(v))
+            if self.mutable:
+                clone.clear_then_refresh()
+            self._clones.append(clone)
+
     def prepare(self, configs) -> ModelState:
+        """Compute arguments per configuration; the configurations are split into one
+        group per engine thread (balanced by atoms), each on its own kim-api instance."""
         configs = list(configs)
         state = ModelState(configs=configs)
-        state.extra["kim"] = [_KIMConfig(self.kim_model, c, self._species, k)
-                              for k, c in enumerate(configs)]
+        groups = split([len(c.species) for c in configs], num_threads())
+        self._add_clones(len(groups) - 2)
+        instances = self._instances()
+        kcs = []
+        for g in range(len(groups) - 1):
+            kcs += [_KIMConfig(instances[g], configs[k], self._species, k)
+                    for k in range(groups[g], groups[g + 1])]
+        state.extra["kim"] = kcs
+        state.extra["kim_groups"] = groups
         self.refresh_state(state)
         return state
 
@@ -322,7 +357,15 @@ class KIMModel(Model):
 
     def _evaluate(self, state, forces: bool, stress: bool):
         kcs = state.extra["kim"]
-        out = [kc.compute(self.kim_model, forces, stress) for kc in kcs]
+        out = [None] * len(kcs)
+
+        def run(lo, hi):
+            for k in range(lo, hi):
+                out[k] = kcs[k].compute(forces=forces, stress=stress)
+
+        # one thread per group: kim-api's Compute runs without the GIL
+        groups = state.extra.get("kim_groups", [0, len(kcs)])
+        parallel_ranges(run, groups, nthreads=len(groups) - 1)
         energy = np.array([o[0] for o in out])
         f = np.concatenate([o[1] for o in out]) if forces and out else (
             np.zeros((0, 3)) if forces else None)
