@@ -317,3 +317,30 @@ def test_fit_resume_continues_a_killed_run_from_its_checkpoint(tmp_path, capsys,
                  "--store", str(st), "--resume"]) == 0
     assert "no interrupted run of this set-up to resume" in capsys.readouterr().out
     assert len(store.list_runs()) == 2
+
+
+def test_live_history_is_throttled_and_the_final_history_complete(tmp_path):
+    """Rosenbrock's valley, slowed a little: hundreds of iterations in ~1.5 s reach the
+    store as at most ~10 rows per second while running, and all of them at the end."""
+    from workbench.fit.objective import LeastSquaresObjective
+
+    def res(x):
+        time.sleep(0.002)
+        return np.array([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0]])
+
+    def jac(x):
+        return np.array([[-20.0 * x[0], 10.0], [-1.0, 0.0]])
+
+    obj = LeastSquaresObjective(res, jac, [-1.9, 2.0], names=["x", "y"])
+    store = RunStore(tmp_path / "st")
+    s = FitSession(obj, "Nelder-Mead", options={"maxiter": 5000, "xatol": 1e-14,
+                                                "fatol": 1e-30}, store=store,
+                   max_iter=300, publish_hz=10.0)
+    s.run()
+    live = s.recorder.rows_written
+    assert s.iteration >= 100
+    assert live <= 10.0 * s.elapsed + 3, (live, s.elapsed)
+    hist = store.get_history(s.run_id)
+    assert [h["iteration"] for h in hist] == [i for i, _ in s.history]
+    assert sum(h["params"] is not None for h in hist) == live  # the trajectory rows
+    assert store.get_run(s.run_id)["iterations"] == s.iteration
