@@ -43,6 +43,7 @@ def test_workbench_fits_are_recorded_compared_and_restored(wb, tmp_path):
     store = RunStore(tmp_path / "store")
     r1, r2 = store.get_run(s1.run_id), store.get_run(s2.run_id)
     assert r1["status"] == r2["status"] == "finished"
+    assert r2["train_e_rmse"] > 0 and r2["test_e_rmse"] is None  # no test split yet
     # the Workbench's own set-up is recorded: it rebuilds the same fit
     assert r2["setup"]["dataset"]["weight"]["forces_weight"] == 0.1
     assert r2["setup"]["fit"]["options"] == {"maxiter": 200}
@@ -99,6 +100,21 @@ def test_workbench_fits_are_recorded_compared_and_restored(wb, tmp_path):
     panel.confirm_w.click()
     assert [r["id"] for r in store.list_runs()] == [s2.run_id]
     assert [v for _, v in panel.table_w.options] == [s2.run_id]
+
+
+def test_workbench_run_with_a_test_split_records_test_rmse(wb, tmp_path):
+    from workbench.fit.report import predictions
+
+    wb.browser.random_split(0.5, 3)
+    test = wb.state.test_configs()
+    assert len(test) == 2
+    s = fit(wb, "{maxiter: 50}")
+    run = RunStore(tmp_path / "store").get_run(s.run_id)
+    assert run["dataset"]["n_train"] == 2 and run["dataset"]["n_test"] == 2
+    e, f = predictions("test", wb.model, test).rmse()
+    assert run["test_e_rmse"] == pytest.approx(e, rel=1e-9)
+    assert run["test_f_rmse"] == pytest.approx(f, rel=1e-9)
+    assert run["setup"]["dataset"]["test_fraction"] == 0.5
 
 
 def test_parameter_table_undo_and_resets(wb):

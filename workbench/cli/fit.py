@@ -153,11 +153,14 @@ def _make_session(setup, directory, store, resume, stream):
         if run is not None:
             print(f"resuming run {run['id']} ({run['status']}) from its checkpoint at "
                   f"iteration {run['checkpoint_iteration']}", file=stream)
-            return FitSession.from_checkpoint(run["checkpoint"], setup.loss,
-                                              resume_run=run["id"], **common)
+            session = FitSession.from_checkpoint(run["checkpoint"], setup.loss,
+                                                 resume_run=run["id"], **common)
+            session.record_test_rmse = False
+            return session
         print("no interrupted run of this set-up to resume: starting a new run", file=stream)
     session = FitSession(setup.loss, method=fit["method"], options=fit.get("options") or {},
                          **common)
+    session.record_test_rmse = False  # run_fit records both splits' RMSEs from its report
     if store is None:
         session.checkpoint_path = _unused(directory / output.get("checkpoint",
                                                                  "checkpoint.json"))

@@ -201,6 +201,16 @@ def final_fields(session) -> dict:
             rmse = None
         if rmse is not None:
             fields["train_e_rmse"], fields["train_f_rmse"] = rmse
+        test = session.test_configs
+        test = getattr(loss, "run_test_configs", None) if test is None else test
+        if test and model is not None and getattr(session, "record_test_rmse", True):
+            from .report import predictions
+
+            try:
+                fields["test_e_rmse"], fields["test_f_rmse"] = \
+                    predictions("test", model, test).rmse()
+            except Exception:  # noqa: BLE001 - no RMSE rather than no record
+                pass
     return fields
 
 
