@@ -30,6 +30,18 @@ from .optimizers import StopFit
 EXIT_GRACE = 10.0
 _log = logging.getLogger("workbench.runs")
 _LIVE: "weakref.WeakSet[BackgroundJob]" = weakref.WeakSet()
+_CURRENT = threading.local()  # the job whose worker thread this is
+
+
+def stop_requested() -> str | None:
+    """In a job's worker thread: the stop reason once ``stop()`` was called, else None.
+
+    For work that blocks between gates (a Dask evaluation waiting for workers) and must
+    notice a stop request while it waits."""
+    job = getattr(_CURRENT, "job", None)
+    if job is not None and job._stop.is_set():
+        return job.stop_reason or "stopped"
+    return None
 
 
 class BackgroundJob:
@@ -287,6 +299,7 @@ class BackgroundJob:
         return kind, message, {}
 
     def _main(self):
+        _CURRENT.job = self
         try:
             kind, message = self._run()
         except StopFit as exc:
@@ -296,6 +309,7 @@ class BackgroundJob:
         except Exception as exc:
             kind = "failed"
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        _CURRENT.job = None
         kind, message, fields = self._finish(kind, message)
         self._emit(kind, message=message, **fields)
         _LIVE.discard(self)
