@@ -27,8 +27,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+# software WebGL (SwiftShader through ANGLE), so the nglview canvas really draws
+CHROMIUM_ARGS = ["--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader",
+                 "--enable-unsafe-swiftshader", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+SIZES = ((1280, 800), (1920, 1080))
 
 
 def free_port() -> int:
@@ -130,10 +133,81 @@ def artifacts(request):
     return out
 
 
-def open_lab(browser, base, token, relpath, outdir, width=1500):
+def new_page(browser, outdir, width, height):
+    """A page whose JavaScript errors are collected in ``page.js_errors``."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.js_errors = []
+
+    def console(m):
+        _log(outdir, f"console {m.type}: {m.text}")
+        if m.type == "error" and not _benign(m.text):
+            page.js_errors.append(m.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: page.js_errors.append(f"page error: {exc}"))
+    return page
+
+
+def _benign(text: str) -> bool:
+    """Console errors that are not the page's: a missing favicon, the server's own
+    404s for optional settings and translations."""
+    return ("favicon" in text or "Failed to load resource: the server responded with a "
+            "status of 404" in text)
+
+
+def assert_page_healthy(page) -> None:
+    """No JavaScript error, no widget that failed to display."""
+    text = page.evaluate("() => document.body.innerText")
+    for bad in ("Error displaying widget", "is not registered", "Traceback"):
+        assert bad not in text, f"{bad!r} on the page"
+    assert page.js_errors == [], page.js_errors
+
+
+def clipped_figures(page) -> list[str]:
+    """Every visible plotly figure that sticks out of the viewport or out of the box
+    that holds it."""
+    return page.evaluate(
+        """() => {
+            const out = [];
+            const W = window.innerWidth;
+            for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+                if (!gd.offsetParent) continue;
+                const r = gd.getBoundingClientRect();
+                if (r.width === 0) continue;
+                const svg = gd.querySelector('.main-svg');
+                const box = gd.parentElement.getBoundingClientRect();
+                const name = (gd.querySelector('.gtitle') || {}).textContent || 'figure';
+                if (r.left < -1 || r.right > W + 1)
+                    out.push(`${name}: [${r.left}, ${r.right}] outside 0..${W}`);
+                if (svg && svg.getBoundingClientRect().width > box.width + 2)
+                    out.push(`${name}: ${svg.getBoundingClientRect().width} px wide in a `
+                             + `${box.width} px box`);
+            }
+            return out;
+        }""")
+
+
+def canvas_is_drawn(page, css: str, outdir: Path, name: str) -> dict:
+    """Screenshot of the canvas inside ``css``: how many pixels differ from the
+    background, and how many distinct colours it has."""
+    from PIL import Image
+
+    canvas = page.locator(f"{css} canvas").first
+    canvas.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(2500)  # the first WebGL frames
+    path = outdir / f"{name}.png"
+    canvas.screenshot(path=str(path))
+    img = Image.open(path).convert("RGB")
+    pixels = list(img.getdata())
+    background = max(set(pixels), key=pixels.count)
+    drawn = sum(1 for p in pixels if sum(abs(a - b) for a, b in zip(p, background)) > 30)
+    return {"drawn": drawn, "total": len(pixels), "colours": len(set(pixels)),
+            "size": img.size}
+
+
+def open_lab(browser, base, token, relpath, outdir, width=1500, height=1100):
     """Open ``relpath`` in JupyterLab and wait for its kernel to be idle."""
-    page = browser.new_page(viewport={"width": width, "height": 1100})
-    page.on("console", lambda m: _log(outdir, f"console {m.type}: {m.text}"))
+    page = new_page(browser, outdir, width, height)
     page.goto(f"{base}/lab/tree/{relpath}?token={token}&reset")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell"
                            " && window.jupyterapp.shell.currentWidget"
@@ -184,9 +258,8 @@ def lab_execute_new_cell(page, code: str, timeout_ms=60_000) -> str:
                    else o.get("text", "") for o in outputs)
 
 
-def open_voila(browser, base, token, outdir, timeout_ms=300_000):
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
-    page.on("console", lambda m: _log(outdir, f"console {m.type}: {m.text}"))
+def open_voila(browser, base, token, outdir, timeout_ms=300_000, width=1500, height=1100):
+    page = new_page(browser, outdir, width, height)
     page.goto(f"{base}/?token={token}", timeout=timeout_ms)
     return page
 
@@ -356,27 +429,67 @@ def notebook_copy(tmp_path) -> Path:
     return Path(shutil.copy(NOTEBOOK, nbdir / NOTEBOOK.name))
 
 
+def open_tab(page, title: str) -> None:
+    page.locator(".wb-workbench .lm-TabBar-tab", has_text=title).first.click()
+    page.wait_for_timeout(800)
+
+
+def check_pages_and_view(page, outdir: Path, prefix: str) -> dict:
+    """At both window sizes: no figure clipped in the Fit, Data, Weights and Analysis
+    tabs; the 3D view of a selected configuration draws pixels; no widget or JS error."""
+    found = {}
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(1200)
+        for tab in ("Fit", "Data", "Weights", "Analysis"):
+            open_tab(page, tab)
+            if tab == "Data" and "canvas" not in found:
+                page.locator(".wb-config-table select").first.select_option(index=3)
+                found["canvas"] = canvas_is_drawn(page, ".wb-structure-view", outdir,
+                                                  f"{prefix}-structure")
+            if tab == "Analysis":
+                page.wait_for_selector(".wb-analysis-view .js-plotly-plot", timeout=300_000)
+                page.wait_for_timeout(1000)
+            bad = clipped_figures(page)
+            assert bad == [], f"{tab} tab at {width}x{height}: {bad}"
+            page.screenshot(path=str(outdir / f"{prefix}-{tab}-{width}x{height}.png"))
+        assert_page_healthy(page)
+    canvas = found["canvas"]
+    # a drawn structure: many pixels off the background, shaded in many colours
+    assert canvas["drawn"] > 0.02 * canvas["total"], canvas
+    assert canvas["colours"] > 50, canvas
+    open_tab(page, "Fit")
+    return found
+
+
 def test_workbench_notebook_in_jupyterlab(browser, artifacts, tmp_path, notebook_copy):
     with workbench_server("lab", notebook_copy, artifacts, lab_settings(tmp_path)) as (base, token):
-        page = open_lab(browser, base, token, "notebooks/workbench.ipynb", artifacts, 1800)
+        page = open_lab(browser, base, token, "notebooks/workbench.ipynb", artifacts, 1920,
+                        1080)
         with screenshot_on_failure(page, artifacts):
             lab_run_all(page)
             page.wait_for_selector("button.wb-fit", timeout=120_000)
+            title = page.locator(".wb-title").first.inner_text()
+            assert "Stillinger-Weber (Si) · 1000 configurations · not fitted yet" in title
 
             def another_cell(page):
                 return lab_execute_new_cell(
                     page, "print('session', wb.session.state, wb.session.iteration)")
 
             result = run_fit_in_page(page, artifacts, another_cell)
-        check_fit(result)
-        # the kernel ran a cell while the optimizer was working in its thread
-        assert result["during"].startswith("session running"), result["during"]
-        # the kernel's own view agrees with what the browser shows
-        out = lab_execute_new_cell(page, "print(repr(float(model.model_params['A'].value[0])))")
-        assert float(out.strip()) == pytest.approx(result["after"]["A"], rel=1e-6)
-        page.locator(".wb-fit-tab").first.scroll_into_view_if_needed()
-        page.locator(".wb-workbench").first.screenshot(path=str(artifacts / "workbench.png"))
-        assert (artifacts / "workbench.png").stat().st_size > 10_000
+            check_fit(result)
+            assert "Stillinger-Weber (Si) · 1000 configurations · fitted" in \
+                page.locator(".wb-title").first.inner_text()
+            # the kernel ran a cell while the optimizer was working in its thread
+            assert result["during"].startswith("session running"), result["during"]
+            # the kernel's own view agrees with what the browser shows
+            out = lab_execute_new_cell(page, "print(repr(float(model.model_params['A'].value[0])))")
+            assert float(out.strip()) == pytest.approx(result["after"]["A"], rel=1e-6)
+            check_pages_and_view(page, artifacts, "lab")
+            page.set_viewport_size({"width": 1920, "height": 1080})
+            page.locator(".wb-fit-tab").first.scroll_into_view_if_needed()
+            page.locator(".wb-workbench").first.screenshot(path=str(artifacts / "workbench.png"))
+            assert (artifacts / "workbench.png").stat().st_size > 10_000
         page.close()
 
 
@@ -392,10 +505,11 @@ def screenshot_on_failure(page, outdir: Path):
 
 def test_workbench_app_in_voila(browser, artifacts, notebook_copy):
     with workbench_server("app", notebook_copy, artifacts) as (base, token):
-        page = open_voila(browser, base, token, artifacts)
+        page = open_voila(browser, base, token, artifacts, width=1280, height=800)
         with screenshot_on_failure(page, artifacts):
             page.wait_for_selector("button.wb-fit", timeout=300_000)
             result = run_fit_in_page(page, artifacts)
             check_fit(result)
+            check_pages_and_view(page, artifacts, "voila")
         page.screenshot(path=str(artifacts / "voila-workbench.png"), full_page=True)
         page.close()

@@ -58,10 +58,16 @@ def test_selection_viewer_and_frame_slider(browser, dataset):
     assert browser.current == 5
     assert browser.table.identifier[5] in browser.info_w.value
     view = browser.view
-    assert view is not None and browser.viewer_box.children == (view,)
+    assert view is not None and browser.structure.box.children == (view,)
     assert len(view._ngl_component_ids) == 1  # the structure only
-    browser.forces_w.value = True
+    browser.structure.arrows_w.value = "reference forces"
     assert len(view._ngl_component_ids) == 2  # structure + force arrows
+    # predicted forces need an analysis of the current model: said, not drawn
+    browser.structure.arrows_w.value = "predicted forces"
+    assert len(view._ngl_component_ids) == 1
+    assert "predicted forces appear once the current model was analyzed" in \
+        browser.structure.note_w.value
+    browser.structure.arrows_w.value = "reference forces"
     browser.frame_w.value = 2
     assert browser.current == 200
     assert browser.table.identifier[200] in browser.info_w.value

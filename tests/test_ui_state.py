@@ -138,3 +138,31 @@ def test_job_records_events_and_state():
     assert state.job is job and state.fitted
     with pytest.raises(ValueError, match="unknown job kind"):
         Job("dance")
+
+
+def test_structure_view_after_a_fit_shows_predicted_forces_and_errors(wb):
+    from workbench.ui.structure_view import error_colours, forces_of
+
+    fit(wb, maxiter=3)
+    ref, pred = forces_of(wb.state, 2)
+    calc = wb.make_calculator([wb.browser.configs[2]])
+    from workbench.analysis import EnergyForcesRMSE
+
+    rmse = EnergyForcesRMSE(calc).compute(normalize=True)
+    np.testing.assert_allclose(pred - ref, np.asarray(rmse.forces_diff).reshape(-1, 3),
+                               rtol=1e-9, atol=1e-12)
+    wb.browser.select([2])
+    sv = wb.browser.structure
+    sv.colour_w.value = "force error"
+    sv.arrows_w.value = "force error"
+    view = wb.browser.view
+    assert len(view._ngl_component_ids) == 3  # structure, error spheres, error arrows
+    err = np.linalg.norm(pred - ref, axis=1)
+    assert f"red {err.max():.3g} eV/Å" in sv.note_w.value
+    colours = error_colours(err)
+    assert colours[int(np.argmax(err))][0] > colours[int(np.argmin(err))][0]
+    # another model: its predictions are not this model's
+    wb.set_model(LennardJones(species=("Si",)))
+    assert forces_of(wb.state, 2)[1] is None
+    assert len(view._ngl_component_ids) == 1
+    assert "force errors appear once the current model was analyzed" in sv.note_w.value

@@ -168,6 +168,8 @@ class AnalysisView(w.VBox):
             ref_f = np.concatenate([np.asarray(c.forces, float).ravel() for c in configs])
             parts[part] = {
                 "index": np.array([index[id(c)] for c in configs]),
+                "atom_offsets": np.concatenate(
+                    [[0], np.cumsum([c.get_num_atoms() for c in configs])]).astype(int),
                 "ref_e": ref_e, "pred_e": ref_e + rmse.energy_diff / rmse.natoms,
                 "ref_f": ref_f, "pred_f": ref_f + rmse.forces_diff.ravel(),
                 "force_error": rmse.forces_norm, "energy_error": rmse.energy_norm,

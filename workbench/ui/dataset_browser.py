@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.errors import DatasetError
+from workbench.ui.structure_view import StructureView
 
 COLUMNS = ("identifier", "atoms", "species", "energy/atom", "max |F|", "weight", "set",
            "fit")
@@ -94,9 +95,7 @@ class DatasetBrowser(w.VBox):
         self.table = config_table(self.configs)
         self.table["included"] = list(self.state.included)
         self.table["split"] = list(self.state.split)
-        self.view = None
         self.split_params: dict | None = None
-        self._view_parts: list = []
         self._syncing = False
 
         self.filter_w = w.Text(placeholder="filter identifiers: text or glob (*T300*)",
@@ -118,11 +117,11 @@ class DatasetBrowser(w.VBox):
         self.frame_w = w.IntSlider(value=0, min=0, max=0, description="frame",
                                    continuous_update=False)
         self.frame_w.add_class("wb-frame")
-        self.forces_w = w.Checkbox(value=False, description="force arrows", indent=False)
         self.info_w = w.HTML()
-        self.viewer_box = w.Box(layout=w.Layout(width="460px", height="380px"))
+        self.structure = StructureView(self.state, layout=w.Layout(width="100%"))
         self.hist_fig = None
-        self.hist_box = w.Box()
+        self.hist_box = w.Box(layout=w.Layout(flex="1 1 460px", min_width="0"))
+        self.hist_box.add_class("wb-figure")
 
         self.filter_w.observe(lambda _: self.refresh_table(), "value")
         self.sort_w.observe(lambda _: self.refresh_table(), "value")
@@ -131,7 +130,6 @@ class DatasetBrowser(w.VBox):
         self.state.observe(self._on_state_membership, ["included", "split"])
         self.state.observe(self._on_state_selection, "selection")
         self.frame_w.observe(lambda _: self.show_frame(), "value")
-        self.forces_w.observe(lambda _: self.show_frame(), "value")
         self.include_w.on_click(lambda _: self.set_included(self.selected, True))
         self.exclude_w.on_click(lambda _: self.set_included(self.selected, False))
         self.split_w.on_click(lambda _: self.random_split(self.test_fraction_w.value,
@@ -142,9 +140,10 @@ class DatasetBrowser(w.VBox):
             w.HTML("<pre style='margin:0;font-size:12px'>" + self.header() + "</pre>"),
             self.table_w,
             w.HBox([self.count_w, self.include_w, self.exclude_w, self.test_fraction_w,
-                    self.seed_w, self.split_w]),
-            w.HBox([w.VBox([w.HBox([self.frame_w, self.forces_w]), self.info_w,
-                            self.viewer_box]), self.hist_box]),
+                    self.seed_w, self.split_w], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([w.VBox([self.frame_w, self.info_w, self.structure],
+                           layout=w.Layout(flex="1 1 420px", min_width="0")), self.hist_box],
+                   layout=w.Layout(flex_flow="row wrap", width="100%")),
         ]
         self.refresh_table()
         if not lazy_figures:
@@ -154,7 +153,7 @@ class DatasetBrowser(w.VBox):
         """Create and draw the histograms (a Workbench does this when the tab opens)."""
         if self.hist_fig is None:
             grid = make_subplots(rows=1, cols=2, horizontal_spacing=0.15)
-            grid.update_layout(height=300, width=640, margin=dict(l=50, r=10, t=30, b=40),
+            grid.update_layout(height=300, autosize=True, margin=dict(l=50, r=10, t=30, b=40),
                                showlegend=False, barmode="overlay",
                                xaxis=dict(title="energy per atom (eV)"),
                                xaxis2=dict(title="force component (eV/Å)"),
@@ -253,40 +252,15 @@ class DatasetBrowser(w.VBox):
         if k is None:
             self.info_w.value = ""
             return
-        c, r = self.configs[k], self.table.iloc[k]
+        r = self.table.iloc[k]
         self.info_w.value = (f"<b>{_escape(r.identifier)}</b> · {r.atoms} atoms · "
                              f"E/atom {r.energy_per_atom:.5f} eV · max |F| {r.max_force:.4f} eV/Å")
-        view = self._ensure_view()
-        if view is None:
-            return
-        import nglview
+        self.structure.show(k)
 
-        for part in self._view_parts:
-            view.remove_component(part)
-        self._view_parts = []
-        comp = view.add_component(nglview.ASEStructure(c.to_ase()), default_representation=False)
-        comp.add_ball_and_stick(colorScheme="element")
-        comp.add_unitcell()
-        self._view_parts.append(comp)
-        if self.forces_w.value and c.forces is not None:
-            f = np.asarray(c.forces)
-            scale = 1.0 / max(float(np.abs(f).max()), 1e-12)
-            arrows = [("arrow", p.tolist(), (p + scale * fi).tolist(), [0.9, 0.2, 0.1], 0.08)
-                      for p, fi in zip(c.coords, f)]
-            self._view_parts.append(view._add_shape(arrows, name="forces"))
-        view.center()
-
-    def _ensure_view(self):
-        if self.view is None:
-            try:
-                import nglview
-            except ImportError:
-                self.info_w.value += "<br><i>install nglview to see structures</i>"
-                return None
-            self.view = nglview.NGLWidget(layout=w.Layout(width="450px", height="360px"))
-            self.view.add_class("wb-structure-view")
-            self.viewer_box.children = [self.view]
-        return self.view
+    @property
+    def view(self):
+        """The nglview widget (None until a configuration was shown)."""
+        return self.structure.view
 
     # ---------------------------------------------------------------- fit membership
     def set_included(self, indices, included: bool) -> None:

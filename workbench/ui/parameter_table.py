@@ -166,7 +166,7 @@ class ParameterTable(w.GridBox):
 
     def __init__(self, model=None, on_change=None, **kwargs):
         kwargs.setdefault("layout", w.Layout(
-            grid_template_columns="90px 120px 36px 100px 100px 36px minmax(160px, 320px)",
+            grid_template_columns="80px 110px 30px 90px 90px 30px minmax(140px, 1fr)",
             grid_gap="2px 6px", align_items="center"))
         super().__init__(**kwargs)
         self.add_class("wb-parameter-table")

@@ -65,7 +65,7 @@ class WeightEditor(w.VBox):
         self.message_w = w.HTML()
         self.rules_w = w.HTML()
         self.preview = None
-        self.preview_box = w.Box()
+        self.preview_box = w.Box(layout=w.Layout(width="100%"))
         self.constant_box = w.VBox([self.config_w, self.energy_w, self.forces_w, self.stress_w])
         self.inverse_box = w.VBox([self.config_w] + [w.HBox(list(self.c_w[p])) for p in PROPS])
         self.params_box = w.Box()
@@ -90,7 +90,7 @@ class WeightEditor(w.VBox):
         """Create and draw the preview (a Workbench does this when the tab opens)."""
         if self.preview is None:
             self.preview = go.FigureWidget(make_subplots(rows=1, cols=2, horizontal_spacing=0.15))
-            self.preview.update_layout(height=260, width=620, showlegend=False,
+            self.preview.update_layout(height=260, autosize=True, showlegend=False,
                                        margin=dict(l=50, r=10, t=30, b=40),
                                        xaxis=dict(title="config × energy weight"),
                                        xaxis2=dict(title="config × forces weight"),

@@ -114,8 +114,13 @@ class Workbench(w.VBox):
         settings = w.VBox([w.HTML("<b>fit to</b>"),
                            w.HBox([self.use_energy_w, self.use_forces_w, self.use_stress_w]),
                            self.normalize_w, self.residual_w])
-        self.fit_tab = w.HBox([w.VBox([w.HTML("<b>parameters</b>"), self.params, settings]),
-                               self.monitor])
+        # side by side when the page is wide, the monitor below the table when it is not;
+        # the figures take the width of their column
+        left = w.VBox([w.HTML("<b>parameters</b>"), self.params, settings],
+                      layout=w.Layout(flex="1 1 560px", min_width="0"))
+        self.monitor.layout = w.Layout(flex="1 1 480px", min_width="0")
+        self.fit_tab = w.HBox([left, self.monitor],
+                              layout=w.Layout(flex_flow="row wrap", width="100%"))
         self.fit_tab.add_class("wb-fit-tab")
         self.panels = {}
         for title in TAB_SLOTS:
