@@ -52,29 +52,51 @@ def test_setting_a_bound_reaches_the_model(table, model):
 
 
 @pytest.mark.parametrize("field,text,reason", [
-    ("upper_w", "abc", "'abc' is not a number"),
-    ("upper_w", "3", "outside its bounds"),        # A = 5 would lie outside [1, 3]
-    ("lower_w", "30", "greater than"),              # lower 30 > upper 20
-    ("value_w", "25", "outside its bounds [1, 20]"),
-    ("value_w", "", "a number is required"),
-    ("value_w", "nan", "not a finite number"),
+    ("upper_w", "abc", "upper bound: 'abc' is not a number"),
+    ("value_w", "", "value: a number is required"),
+    ("value_w", "nan", "value: 'nan' is not a finite number"),
+    ("value_w", "1,5", "value: '1,5' is not a number"),
 ])
-def test_invalid_edits_are_shown_and_never_reach_the_model(table, model, field, text, reason):
+def test_text_that_is_not_a_number_stays_and_marks_the_row_invalid(table, model, field,
+                                                                   text, reason):
     before = state(model, "A")
     version = model.params_version
     row = table.row("A")
     getattr(row, field).value = text
-    assert reason in row.error
-    assert reason.split("'")[0] in row.error_w.value
+    assert row.error == reason and row.invalid
+    assert getattr(row, field).value == text  # what was typed stays, to be corrected
+    assert "invalid" in row.error_w.value
     assert "wb-invalid" in row.value_w._dom_classes
+    assert table.invalid_reasons() == [f"A: {reason}"]
     assert state(model, "A") == before
     assert model.params_version == version
     # a valid edit afterwards clears the message
+    if field == "upper_w":
+        row.upper_w.value = "20"
     row.value_w.value = "7.5"
-    assert row.error == ""
+    assert row.error == "" and not row.invalid and table.invalid_reasons() == []
     assert "wb-invalid" not in row.value_w._dom_classes
     assert model.model_params["A"].value[0] == 7.5
     assert row.value_w.value == "7.5"
+
+
+@pytest.mark.parametrize("field,text,reason", [
+    ("upper_w", "3", "the value 5 is above the new upper bound 3; change the value first"),
+    ("lower_w", "30", "lower bound 30 is above the upper bound 20"),
+    ("value_w", "25", "25 is above the upper bound 20"),
+    ("value_w", "0.5", "0.5 is below the lower bound 1"),
+])
+def test_refused_edits_are_reverted_with_the_reason(table, model, field, text, reason):
+    before = state(model, "A")
+    row = table.row("A")
+    getattr(row, field).value = text
+    assert row.error == reason and not row.invalid
+    assert "not applied" in row.error_w.value
+    # the boxes show what the model holds again
+    assert (row.value_w.value, row.lower_w.value, row.upper_w.value) == ("5", "1", "20")
+    assert state(model, "A") == before
+    row.value_w.value = "7.5"
+    assert row.error == "" and model.model_params["A"].value[0] == 7.5
 
 
 def test_toggle_log_transform(table, model):
@@ -98,6 +120,7 @@ def test_log_of_a_negative_parameter_is_refused(table, model):
     row = table.row("costheta0")
     row.log_w.value = True
     assert row.error and "costheta0" in row.error
+    assert row.log_w.value is False  # the refused tick does not stay
     assert state(model, "costheta0") == before
 
 

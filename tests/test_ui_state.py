@@ -113,7 +113,7 @@ def test_tab_slots_and_custom_panels(si4_path):
     ds = Dataset(si4_path, Weight(energy_weight=1.0, forces_weight=0.1))
     wb = Workbench(dataset=ds, model=StillingerWeber(), tabs=[Counter])
     titles = wb.tabs.titles
-    assert titles[5:] == ("Runs", "Validate", "Count")
+    assert titles[5:] == ("Export", "Runs", "Validate", "Count")
     panel = wb.panels["Count"]
     assert panel.state is wb.state and panel.widget.value == "4 fitted"
     wb.browser.set_included([1, 2], False)

@@ -34,7 +34,7 @@ def wb(si4_path):
 
 def test_panels_are_composed(wb):
     assert wb.tabs.titles[:5] == ("Fit", "Data", "Weights", "Model", "Analysis")
-    assert wb.tabs.titles[5:7] == ("Runs", "Validate")
+    assert wb.tabs.titles[5:8] == ("Export", "Runs", "Validate")
     assert wb.params.model is wb.model and wb.monitor.model is wb.model
     assert wb.monitor.parameter_table is wb.params
     assert wb.weights.browser is wb.browser

@@ -23,7 +23,9 @@ def register(subparsers) -> None:
 
 def app_command(args) -> list[str]:
     notebook = find_notebook(args.notebook)
-    cmd = [sys.executable, "-m", "voila", str(notebook), f"--Voila.ip={args.ip}"]
+    cmd = [sys.executable, "-m", "voila", str(notebook), f"--Voila.ip={args.ip}",
+           # the Notebook 7 front-end plugin is for notebook pages, not Voila's
+           "--VoilaConfiguration.extension_denylist=['@jupyter-notebook/lab-extension']"]
     if args.port is not None:
         cmd += [f"--port={args.port}", "--Voila.port_retries=0"]
     if args.no_browser:

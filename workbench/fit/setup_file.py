@@ -21,7 +21,7 @@ from workbench.errors import ConfigFileError, DatasetError, WorkbenchError
 
 SECTIONS = {
     "dataset": {"path", "format", "weight", "per_config", "exclude", "test_fraction", "seed"},
-    "model": {"name", "species", "transforms", "values", "params"},
+    "model": {"name", "species", "transforms", "values", "params", "network"},
     "fit": {"method", "options", "residual", "normalize_by_natoms", "use_energy",
             "use_forces", "use_stress", "max_iter", "time_limit", "checkpoint_every"},
     "output": {"directory", "model_yaml", "kim_model", "report", "checkpoint"},
@@ -291,6 +291,10 @@ def build_model(cfg: FitConfig):
     from workbench.models.factory import make_model
 
     sec = cfg.section("model")
+    if "network" in sec:
+        raise cfg.error(("model", "network"), "a neural network set-up is trained in the "
+                        "workbench (Workbench.from_config); `workbench fit` fits physics "
+                        "models")
     try:
         model = make_model(str(sec["name"]), tuple(sec.get("species") or ("Si",)))
     except WorkbenchError as exc:

@@ -64,7 +64,8 @@ class LossMonitor(w.VBox):
 
     def __init__(self, make_objective=None, model=None, parameter_table=None,
                  method=DEFAULT_METHOD, options=None, rate: float = 10.0,
-                 make_training=None, state=None, **kwargs):
+                 make_training=None, state=None, preflight=None, check_objective=None,
+                 **kwargs):
         from workbench.ui.state import WorkbenchState
 
         super().__init__(**kwargs)
@@ -75,6 +76,9 @@ class LossMonitor(w.VBox):
         # only draws the current one
         self.state = state if state is not None else WorkbenchState(model=model)
         self.parameter_table = parameter_table
+        self.preflight = preflight              # (method, options) -> reason | None
+        self.check_objective = check_objective  # (objective) -> reason | None, off-thread
+        self.blocked: str | None = None
         self.error: str | None = None
         self.on_finish = []  # callbacks(session) after a terminal event was drawn
         self._prepare: threading.Thread | None = None
@@ -257,6 +261,13 @@ class LossMonitor(w.VBox):
         if (self.make_training if self._torch else self.make_objective) is None:
             self._fail("nothing to fit: no data set / model set-up")
             return
+        if self.blocked:
+            self._fail(self.blocked)
+            return
+        problem = self.preflight(self.method_w.value, options) if self.preflight else None
+        if problem:
+            self._fail(problem)
+            return
         self.error = None
         self._set_buttons(running=True)
         if self.parameter_table is not None:
@@ -278,6 +289,9 @@ class LossMonitor(w.VBox):
                 objective = session.loss
             else:
                 objective = self.make_objective()
+                problem = self.check_objective(objective) if self.check_objective else None
+                if problem:
+                    raise LossError(problem)
                 session = FitSession(objective, method=method, options=options)
             job.objective = objective
             self._describe(job, objective)
@@ -442,8 +456,20 @@ class LossMonitor(w.VBox):
         first = message.strip().splitlines()[0] if message.strip() else message
         self.status_w.value = f'<b style="color:#c0392b">cannot fit:</b> {_escape(first)}'
 
+    def set_blocked(self, reason: str | None) -> None:
+        """Disable Fit with ``reason`` shown (None: enable it again)."""
+        self.blocked = reason or None
+        if not self.running:
+            self.start_w.disabled = bool(self.blocked)
+            if self.blocked:
+                self.status_w.value = (f'<b style="color:#c0392b">cannot fit yet:</b> '
+                                       f'{_escape(self.blocked)}')
+            elif self.status_w.value.startswith('<b style="color:#c0392b">cannot fit yet'):
+                self.status_w.value = "not fitted yet" if self.job is None else \
+                    self.status_text(self.job.last) if self.job.last else ""
+
     def _set_buttons(self, running: bool) -> None:
-        self.start_w.disabled = running
+        self.start_w.disabled = running or bool(self.blocked)
         self.pause_w.disabled = not running
         self.stop_w.disabled = not running
         self.method_w.disabled = running

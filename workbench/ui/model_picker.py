@@ -49,6 +49,7 @@ def build_network(species, cutoff: float, hidden, activation: str = "Tanh",
         layers += [nn.Linear(n_in, n_out), getattr(nn, activation)()]
     layers.append(nn.Linear(sizes[-1], 1))
     model.add_layers(*layers)
+    model.workbench_hyperparams = hyperparams  # written to set-up files (network_section)
     return model
 
 

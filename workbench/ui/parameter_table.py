@@ -12,6 +12,7 @@ table then shows a compact, read-only summary (layers, sizes, parameter counts).
 from __future__ import annotations
 
 import math
+import re
 
 import ipywidgets as w
 import numpy as np
@@ -44,6 +45,19 @@ def parse_number(text: str, what: str, allow_empty: bool = False):
     return v
 
 
+class _Unparsed(ParameterError):
+    """Text in a box that is not a number."""
+
+
+def plain_message(message: str, label: str) -> str:
+    """A model's parameter message without programming terms."""
+    text = re.sub(r"\s*\((original|transformed) space\)", "", message)
+    text = re.sub(r"component \d+ of (parameter )?'?(\w+)'?", label, text)
+    text = re.sub(r"[Pp]arameter '?(\w+)'? component \d+", label, text)
+    text = text.replace("set_opt_params()", "the table").replace("None", "none")
+    return text
+
+
 class ParameterRow:
     """Widgets of one component; ``apply_*`` handlers push edits to the model."""
 
@@ -68,6 +82,8 @@ class ParameterRow:
         self.cells = [self.name_w, self.value_w, self.fit_w, self.lower_w, self.upper_w,
                       self.log_w, self.error_w]
         self._syncing = False
+        self.invalid = False
+        self.error = ""
         self.refresh()
         self.value_w.observe(self._on_value, "value")
         self.lower_w.observe(self._on_bounds, "value")
@@ -81,7 +97,8 @@ class ParameterRow:
 
     # model -> widgets ------------------------------------------------------------------
     def refresh(self) -> None:
-        """Show the model's state; clears any error message."""
+        """Show the model's state; clears any error message (a row is never left
+        showing a value, bound or log box the model does not hold)."""
         p, c = self.param, self.component
         lo, hi = p.get_bounds("original")[c]
         self._syncing = True
@@ -102,43 +119,66 @@ class ParameterRow:
         finally:
             self._syncing = False
 
-    def set_error(self, message: str) -> None:
+    def set_error(self, message: str, invalid: bool = False) -> None:
+        """Show ``message`` beside the row. ``invalid``: the row holds text the model
+        did not take (Fit stays disabled until it is fixed); otherwise the edit was
+        reverted and the message says why."""
         self.error = message
+        self.invalid = bool(message) and invalid
         editors = (self.value_w, self.lower_w, self.upper_w)
         if message:
-            self.error_w.value = f'<span style="color:#c0392b">{_escape(message)}</span>'
-            for wid in editors:
-                wid.add_class("wb-invalid")
+            word = "invalid" if invalid else "not applied"
+            self.error_w.value = (f'<span style="color:#c0392b"><b>{word}:</b> '
+                                  f'{_escape(message)}</span>')
         else:
             self.error_w.value = ""
-            for wid in editors:
+        for wid in editors:
+            if self.invalid:
+                wid.add_class("wb-invalid")
+            else:
                 wid.remove_class("wb-invalid")
+        self.table._validity_changed()
 
     # widgets -> model ------------------------------------------------------------------
     def _guard(self, change, action) -> None:
         if self._syncing:
             return
         if self.table.locked:
+            self.refresh()
             self.set_error("a fit is running: stop it to edit parameters")
             return
         self.table.history.push()
         try:
             action()
-        except ParameterError as exc:
+        except _Unparsed as exc:  # keep what was typed; the row blocks Fit
             self.table.history.undo_stack.pop()
-            self.set_error(str(exc))
+            self.set_error(str(exc), invalid=True)
+            return
+        except ParameterError as exc:  # the model refused: show its state again
+            self.table.history.undo_stack.pop()
+            self.refresh()
+            self.set_error(plain_message(str(exc), self.label))
             return
         self.table.refresh_param(self.name)
         self.table._notify()
 
+    def _number(self, text: str, what: str, allow_empty: bool = False):
+        try:
+            return parse_number(text, what, allow_empty)
+        except ParameterError as exc:
+            raise _Unparsed(str(exc)) from None
+
     def _on_value(self, change):
         def act():
-            v = parse_number(change["new"], f"value of {self.label}")
+            v = self._number(change["new"], "value")
             lo, hi = self.param.get_bounds("original")[self.component]
-            if (lo is not None and v < lo) or (hi is not None and v > hi):
-                raise ParameterError(
-                    f"value of {self.label}: {v:g} is outside its bounds "
-                    f"[{fmt(lo) or '-inf'}, {fmt(hi) or 'inf'}]")
+            if lo is not None and v < lo:
+                raise ParameterError(f"{v:g} is below the lower bound {lo:g}")
+            if hi is not None and v > hi:
+                raise ParameterError(f"{v:g} is above the upper bound {hi:g}")
+            limit = self.table.limit_problem(self.name, v)
+            if limit:
+                raise ParameterError(limit)
             values = self.param.get_value("original")
             values[self.component] = v
             self.table.model.set_param_value(self.name, values, "original")
@@ -146,8 +186,17 @@ class ParameterRow:
 
     def _on_bounds(self, change):
         def act():
-            lo = parse_number(self.lower_w.value, f"lower bound of {self.label}", True)
-            hi = parse_number(self.upper_w.value, f"upper bound of {self.label}", True)
+            lo = self._number(self.lower_w.value, "lower bound", True)
+            hi = self._number(self.upper_w.value, "upper bound", True)
+            v = float(self.param.value[self.component])
+            if lo is not None and hi is not None and lo > hi:
+                raise ParameterError(f"lower bound {lo:g} is above the upper bound {hi:g}")
+            if lo is not None and v < lo:
+                raise ParameterError(f"the value {v:g} is below the new lower bound {lo:g}; "
+                                     "change the value first")
+            if hi is not None and v > hi:
+                raise ParameterError(f"the value {v:g} is above the new upper bound {hi:g}; "
+                                     "change the value first")
             self.table.model.set_bounds(self.name, self.component, lo, hi, space="original")
         self._guard(change, act)
 
@@ -171,6 +220,7 @@ class ParameterTable(w.GridBox):
         super().__init__(**kwargs)
         self.add_class("wb-parameter-table")
         self.on_change = on_change
+        self.on_validity = []  # callbacks(list of reasons) when rows become (in)valid
         self.locked = False
         self.rows: list[ParameterRow] = []
         self.model = None
@@ -209,6 +259,8 @@ class ParameterTable(w.GridBox):
             self.children = [self.summary_w]
             return
         self.summary_w = None
+        apply_physical_limits(model)
+        self.rows = []
         self.rows = [ParameterRow(self, name, c)
                      for name, p in model.model_params.items() for c in range(len(p))]
         header = [w.HTML(f"<b>{t}</b>") for t in
@@ -264,9 +316,58 @@ class ParameterTable(w.GridBox):
             for wid in (r.value_w, r.fit_w, r.lower_w, r.upper_w, r.log_w):
                 wid.disabled = locked
 
+    def invalid_reasons(self) -> list[str]:
+        """'label: reason' of every row holding text the model did not take."""
+        return [f"{r.label}: {r.error}" for r in self.rows if r.invalid]
+
+    def _validity_changed(self) -> None:
+        reasons = self.invalid_reasons()
+        for cb in list(self.on_validity):
+            cb(reasons)
+
+    def limit_problem(self, name: str, value: float) -> str | None:
+        """The physical limit of parameter ``name`` that ``value`` breaks, in words."""
+        for ps_name, lower, upper in physical_limits(self.model):
+            if ps_name != name:
+                continue
+            if lower is not None and value <= lower:
+                return f"{name} must be greater than {lower:g}"
+            if upper is not None and value >= upper:
+                return f"{name} must be less than {upper:g}"
+        return None
+
     def _notify(self) -> None:
         if self.on_change is not None:
             self.on_change(self.model)
+
+
+def physical_limits(model) -> list[tuple[str, float | None, float | None]]:
+    """(parameter name, lower, upper) limits of the potential's spec (e.g. sigma > 0)."""
+    spec = getattr(model, "spec", None)
+    aliases = getattr(model, "param_aliases", {}) or {}
+    out = []
+    for ps in getattr(spec, "params", ()):
+        if ps.lower is not None or ps.upper is not None:
+            out.append((aliases.get(ps.name, ps.name), ps.lower, ps.upper))
+    return out
+
+
+def apply_physical_limits(model) -> None:
+    """Physical limits become the default bounds of every component that has none on
+    that side (the table shows them; they can be edited)."""
+    for name, lower, upper in physical_limits(model):
+        p = model.model_params.get(name)
+        if p is None:
+            continue
+        for c, (lo, hi) in enumerate(p.get_bounds("original")):
+            v = float(p.value[c])
+            new_lo = lower if lo is None and lower is not None and v > lower else lo
+            new_hi = upper if hi is None and upper is not None and v < upper else hi
+            if (new_lo, new_hi) != (lo, hi):
+                try:
+                    model.set_bounds(name, c, new_lo, new_hi, space="original")
+                except ParameterError:
+                    pass  # e.g. a log transform that cannot take a bound at 0
 
 
 _STYLE = ("<style>.wb-invalid input { border-color: #c0392b !important; "

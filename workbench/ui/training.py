@@ -157,3 +157,25 @@ class TrainingSetup:
 
 def _escape(s: str) -> str:
     return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def network_section(model) -> dict:
+    """The ``model`` section of a set-up file for a symmetry-function network: what
+    :func:`workbench.ui.model_picker.build_network` needs to build the same architecture
+    (the trained weights go to the model file, not here)."""
+    from workbench.errors import ModelError
+
+    desc = getattr(model, "descriptor", None)
+    cut = getattr(desc, "cut_dists", None)
+    if desc is None or not cut:
+        raise ModelError(f"{type(model).__name__}: only networks on symmetry functions can "
+                         "be written to a set-up file")
+    hyper = getattr(model, "workbench_hyperparams", None) or "set51"
+    layers = list(getattr(model, "layers", None) or model.children())
+    acts = [type(la).__name__ for la in layers if not hasattr(la, "in_features")]
+    return {"name": type(model).__name__,
+            "network": {"species": [str(s) for s in desc.species],
+                        "cutoff": float(max(cut.values())),
+                        "descriptor": hyper,
+                        "hidden": [int(s) for s in layer_sizes(model)[1:-1]],
+                        "activation": acts[0] if acts else "Tanh"}}

@@ -22,12 +22,13 @@ import ipywidgets as w
 from workbench.fit import setup_file as fc
 from workbench.ui.analysis_view import AnalysisView
 from workbench.ui.dataset_browser import DatasetBrowser
+from workbench.ui.export_panel import ExportPanel
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
 from workbench.ui.names import page_title
 from workbench.ui.parameter_table import ParameterTable
 from workbench.ui.state import WorkbenchState
-from workbench.ui.training import TrainingSetup
+from workbench.ui.training import TrainingSetup, is_torch_model, network_section
 from workbench.ui.weight_editor import WeightEditor, spec_from_configs
 
 #: named tab slots: title -> (module, class) of a panel built as ``Panel(state)``
@@ -97,7 +98,10 @@ class Workbench(w.VBox):
         self.monitor = LossMonitor(self.make_objective, model=model,
                                    parameter_table=self.params, method=fit["method"],
                                    options=fit["options"] or {"maxiter": 100},
-                                   make_training=self.make_training, state=self.state)
+                                   make_training=self.make_training, state=self.state,
+                                   preflight=self.preflight,
+                                   check_objective=self._check_objective)
+        self.params.on_validity.append(self._table_validity)
         self.monitor.on_finish.append(self._fit_finished)
 
         self.use_energy_w = w.Checkbox(value=bool(fit["use_energy"]), description="energy",
@@ -122,7 +126,8 @@ class Workbench(w.VBox):
         self.fit_tab = w.HBox([left, self.monitor],
                               layout=w.Layout(flex_flow="row wrap", width="100%"))
         self.fit_tab.add_class("wb-fit-tab")
-        self.panels = {}
+        self.export = ExportPanel(self.state, self.to_config)
+        self.panels = {"Export": self.export}
         for title in TAB_SLOTS:
             panel = slot_panel(title, self.state)
             if panel is not None:
@@ -134,10 +139,12 @@ class Workbench(w.VBox):
             self.panels["Runs"].on_restore = self.restore_run
         extra = {title: (self.panels[title].widget if title in self.panels
                          else unavailable(title)) for title in TAB_SLOTS}
-        extra.update({t: p.widget for t, p in self.panels.items() if t not in TAB_SLOTS})
+        extra.update({t: p.widget for t, p in self.panels.items()
+                      if t not in TAB_SLOTS and t != "Export"})
         self.tabs = w.Tab(children=[self.fit_tab, self.browser, self.weights, self.picker,
-                                    self.analysis, *extra.values()],
-                          titles=["Fit", "Data", "Weights", "Model", "Analysis", *extra])
+                                    self.analysis, self.export.widget, *extra.values()],
+                          titles=["Fit", "Data", "Weights", "Model", "Analysis", "Export",
+                                  *extra])
         self.tabs.observe(self._on_tab, "selected_index")
         self.title_w = w.HTML()
         self.title_w.add_class("wb-title")
@@ -183,6 +190,35 @@ class Workbench(w.VBox):
                 "use_energy": bool(self.use_energy_w.value),
                 "use_forces": bool(self.use_forces_w.value),
                 "use_stress": bool(self.use_stress_w.value)}
+
+    def preflight(self, method: str, options: dict) -> str | None:
+        """Why Fit cannot start with the current set-up (None: it can)."""
+        from workbench.ui import guards
+
+        reasons = self.params.invalid_reasons()
+        if reasons:
+            return "fix the parameter table first: " + "; ".join(reasons)
+        configs = self.browser.fit_configs()
+        if not configs:
+            return "no configurations to fit: include some in the Data tab"
+        data_species = sorted({s for c in configs for s in c.species})
+        for problem in (guards.species_problem(self.model, data_species),
+                        guards.free_parameter_problem(self.model),
+                        guards.weight_problem(configs, self.fit_settings()),
+                        None if self.monitor.is_torch else
+                        guards.options_problem(method, options)):
+            if problem:
+                return problem
+        return None
+
+    def _check_objective(self, objective) -> str | None:
+        from workbench.ui.guards import starting_loss_problem
+
+        return starting_loss_problem(objective, self.browser.fit_configs())
+
+    def _table_validity(self, reasons) -> None:
+        self.monitor.set_blocked("fix the parameter table first: " + "; ".join(reasons)
+                                 if reasons else None)
 
     def make_objective(self):
         """A Loss over the included training configurations with the current settings."""
@@ -276,8 +312,9 @@ class Workbench(w.VBox):
         if self.browser.split_params is not None:
             data["test_fraction"] = self.browser.split_params["fraction"]
             data["seed"] = self.browser.split_params["seed"]
-        cfg = {"dataset": data, "model": fc.model_section(self.model),
-               "fit": self.fit_settings()}
+        model = (network_section(self.model) if is_torch_model(self.model)
+                 else fc.model_section(self.model))
+        cfg = {"dataset": data, "model": model, "fit": self.fit_settings()}
         if self.output:
             cfg["output"] = dict(self.output)
         if path is not None:
@@ -289,7 +326,14 @@ class Workbench(w.VBox):
         """A Workbench from a fit config (path, YAML text or mapping)."""
         cfg = fc.load_config(source)
         ds, _root, excluded, test = fc.build_dataset(cfg)
-        model = fc.build_model(cfg)
+        net = cfg.section("model").get("network")
+        if net is not None:
+            from workbench.ui.model_picker import build_network
+
+            model = build_network(net["species"], net["cutoff"], net["hidden"],
+                                  net.get("activation", "Tanh"), net.get("descriptor", "set51"))
+        else:
+            model = fc.build_model(cfg)
         sec = cfg.section("dataset")
         wb = cls(ds, model, fit=cfg.section("fit"), weight=sec.get("weight"),
                  weight_rules=sec.get("per_config"), output=cfg.section("output"))
