@@ -45,3 +45,33 @@ def test_neural_network_builder():
     p.nn_hidden_w.value = "ten"
     assert p.build_nn() is None and "integers" in p.nn_message_w.value
     assert p.nn_model is net
+
+
+def test_kim_names_announce_their_species():
+    from workbench.ui.model_picker import covers, kim_species
+
+    assert kim_species("SW_StillingerWeber_1985_Si__MO_405512056662_006") == {"Si"}
+    assert kim_species("Tersoff_LAMMPS_Tersoff_1989_SiC__MO_171585019474_003") == {"Si", "C"}
+    assert kim_species("EAM_Dynamo_Zhou_2004_CuAgAu__MO_318213562153_000") == {"Cu", "Ag", "Au"}
+    assert kim_species("TIDP_RajanWarnerCurtin_2016F_User01__MO_246297839798_001") is None
+    assert kim_species("ex_model_Ar_P_LJ") is None
+    assert covers("Tersoff_LAMMPS_Tersoff_1989_SiC__MO_171585019474_003", ["Si"])
+    assert not covers("Tersoff_LAMMPS_Tersoff_1988_C__MO_000000000000_000", ["Si"])
+
+
+@pytest.mark.kim
+def test_kim_list_is_filtered_to_the_data_species_searchable_and_preselected():
+    from workbench.models import KIMModel
+
+    current = KIMModel("SW_StillingerWeber_1985_Si__MO_405512056662_005")
+    p = ModelPicker(current=current, data_species=("Si",))
+    assert p.source_w.value == "OpenKIM"
+    names = p.name_w.options
+    assert names and all("Si" in n for n in names)
+    assert not any(n.startswith("Tersoff_LAMMPS_Tersoff_1988_C_") for n in names)
+    assert p.name_w.value == "SW_StillingerWeber_1985_Si__MO_405512056662_005"
+    assert "of 4" in p.count_w.value and "OpenKIM models cover Si" in p.count_w.value
+    assert "current model: <b>SW_StillingerWeber_1985_Si__MO_405512056662_005 (Si)</b>" \
+        in p.message_w.value
+    p.search_w.value = "tersoff"
+    assert p.name_w.options and all("Tersoff" in n for n in p.name_w.options)

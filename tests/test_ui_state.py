@@ -166,3 +166,16 @@ def test_structure_view_after_a_fit_shows_predicted_forces_and_errors(wb):
     assert forces_of(wb.state, 2)[1] is None
     assert len(view._ngl_component_ids) == 1
     assert "force errors appear once the current model was analyzed" in sv.note_w.value
+
+
+def test_showing_a_tab_resizes_its_figures(wb):
+    from workbench.ui.figures import figures_in
+
+    fit(wb, maxiter=2)
+    figs = figures_in(wb.analysis)
+    assert len(figs) == 5 and wb.analysis.energy_fig in figs
+    sent = []
+    for f in figs:
+        f.observe(lambda c: sent.append(c["new"]), "_py2js_relayout")
+    wb.tabs.selected_index = 4
+    assert [m["relayout_data"] for m in sent if m] == [{"autosize": True}] * 5

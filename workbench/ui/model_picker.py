@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from workbench.errors import WorkbenchError
+from workbench.ui.names import model_title
 
 SOURCES = ("built-in", "OpenKIM", "plugin")
 ACTIVATIONS = ("Tanh", "Sigmoid", "ReLU", "ELU")
@@ -53,6 +54,39 @@ def build_network(species, cutoff: float, hidden, activation: str = "Tanh",
     return model
 
 
+def kim_species(name: str) -> set[str] | None:
+    """The chemical species an OpenKIM model's name announces (the token before
+    ``__MO_``/``__SM_``, e.g. ``..._SiC__MO_...`` -> {Si, C}); None when the name does not
+    spell elements (such models are listed only when nothing is filtered)."""
+    import re
+
+    from ase.data import chemical_symbols
+
+    match = re.search(r"_([A-Za-z]+)__(MO|SM)_\d+_\d+$", name)
+    if match is None:
+        return None
+    token, out = match.group(1), set()
+    known = set(chemical_symbols[1:])
+    k = 0
+    while k < len(token):
+        two, one = token[k:k + 2], token[k:k + 1]
+        if len(two) == 2 and two[1].islower() and two in known:
+            out.add(two)
+            k += 2
+        elif one in known and (k + 1 == len(token) or not token[k + 1].islower()):
+            out.add(one)
+            k += 1
+        else:
+            return None
+    return out or None
+
+
+def covers(name: str, species) -> bool:
+    """Whether the KIM model ``name`` announces every one of ``species``."""
+    have = kim_species(name)
+    return have is not None and set(species) <= have
+
+
 def model_names(source: str) -> list[str]:
     from workbench.cli import model as listing
 
@@ -65,6 +99,18 @@ def model_names(source: str) -> list[str]:
     raise ValueError(f"unknown model source {source!r}")
 
 
+def _name_of(model) -> str | None:
+    if model is None or getattr(model, "is_torch", False):
+        return None
+    if type(model).__name__ == "KIMModel":
+        return getattr(model, "model_name", None)
+    return type(model).__name__
+
+
+def _source_of(model) -> str:
+    return "OpenKIM" if type(model).__name__ == "KIMModel" else "built-in"
+
+
 def build_model(name: str, species=("Si",)):
     """A built-in, plugin or KIM model by name (the same lookup as ``workbench model``)."""
     from workbench.models.factory import make_model
@@ -73,22 +119,48 @@ def build_model(name: str, species=("Si",)):
 
 
 class ModelPicker(w.VBox):
-    def __init__(self, on_model=None, species=("Si",), current=None, **kwargs):
+    """Choose a model. ``data_species`` (the data set's species) filters the OpenKIM list
+    to models that cover all of them; ``search`` narrows any list by name."""
+
+    def __init__(self, on_model=None, species=("Si",), current=None, data_species=(),
+                 **kwargs):
         super().__init__(**kwargs)
         self.add_class("wb-model-picker")
         self.on_model = on_model
         self.model = current
-        self.source_w = w.ToggleButtons(options=SOURCES, value="built-in")
+        self.data_species = tuple(data_species)
+        self._all: list[str] = []
+        self.source_w = w.ToggleButtons(
+            options=SOURCES, value=_source_of(current),
+            tooltips=["potentials built into the workbench (fast, exact derivatives)",
+                      "models installed from OpenKIM (any kim-api model; derivatives by "
+                      "finite differences)", "models added by installed plugins"])
+        self.search_w = w.Text(placeholder="search names, e.g. Tersoff or 2014",
+                               description="search", continuous_update=True,
+                               layout=w.Layout(width="320px"),
+                               tooltip="show only models whose name contains this text")
+        self.search_w.add_class("wb-model-search")
         self.name_w = w.Dropdown(options=[], description="model",
-                                 layout=w.Layout(width="560px"))
+                                 layout=w.Layout(width="100%", max_width="560px"),
+                                 tooltip="the model to fit; OpenKIM models are listed only "
+                                         "when they cover every species of the data")
+        self.name_w.add_class("wb-model-name")
         self.species_w = w.Text(value=" ".join(species), description="species",
-                                layout=w.Layout(width="260px"))
-        self.create_w = w.Button(description="Use this model", button_style="primary")
+                                layout=w.Layout(width="260px"),
+                                tooltip="chemical species of a built-in model, e.g. Si C")
+        self.create_w = w.Button(description="Use this model", button_style="primary",
+                                 tooltip="fit this model from now on (the current model's "
+                                         "fit stays in the history and comes back when "
+                                         "you choose it again)")
         self.message_w = w.HTML()
+        self.count_w = w.HTML()
         self.source_w.observe(lambda _: self.refresh(), "value")
+        self.search_w.observe(lambda _: self._filter(), "value")
         self.create_w.on_click(lambda _: self.create())
         self.nn_model = None
-        self.children = [self.source_w, w.HBox([self.name_w, self.species_w]),
+        self.children = [self.source_w, w.HBox([self.search_w, self.count_w]),
+                         w.HBox([self.name_w, self.species_w],
+                                layout=w.Layout(flex_flow="row wrap")),
                          w.HBox([self.create_w, self.message_w])]
         if ml_available():
             self.nn_hidden_w = w.Text(value="10, 10", description="hidden layers",
@@ -108,19 +180,36 @@ class ModelPicker(w.VBox):
                               w.HBox([self.nn_build_w, self.nn_message_w]))
         self.refresh()
         if current is not None:
-            self.message_w.value = f"current model: <b>{current!r}</b>"
+            self.message_w.value = f"current model: <b>{model_title(current)}</b>"
 
     def refresh(self) -> None:
+        source = self.source_w.value
+        self.count_w.value = ""
         try:
-            names = model_names(self.source_w.value)
+            names = model_names(source)
         except WorkbenchError as exc:
             names = []
             self.message_w.value = f'<span style="color:#c0392b">{exc}</span>'
         else:
             if not names:
-                self.message_w.value = f"<i>no {self.source_w.value} models installed</i>"
-        self.name_w.options = names
-        self.species_w.disabled = self.source_w.value == "OpenKIM"
+                self.message_w.value = f"<i>no {source} models installed</i>"
+            elif source == "OpenKIM" and self.data_species:
+                total = len(names)
+                names = [n for n in names if covers(n, self.data_species)]
+                self.count_w.value = (f"<i>{len(names)} of {total} installed OpenKIM "
+                                      f"models cover {', '.join(self.data_species)}</i>")
+        self._all = names
+        self.species_w.disabled = source == "OpenKIM"
+        self._filter()
+
+    def _filter(self) -> None:
+        text = self.search_w.value.strip().lower()
+        names = [n for n in self._all if text in n.lower()] if text else list(self._all)
+        current = _name_of(self.model)
+        with self.hold_sync():
+            self.name_w.options = names
+            if current in names:
+                self.name_w.value = current
 
     def create(self):
         """Build the chosen model and hand it to ``on_model``; errors are shown."""
@@ -135,7 +224,7 @@ class ModelPicker(w.VBox):
             self.message_w.value = f'<span style="color:#c0392b">{exc}</span>'
             return None
         self.model = model
-        self.message_w.value = f"current model: <b>{model!r}</b>"
+        self.message_w.value = f"current model: <b>{model_title(model)}</b>"
         if self.on_model is not None:
             self.on_model(model)
         return model

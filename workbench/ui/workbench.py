@@ -23,6 +23,7 @@ from workbench.fit import setup_file as fc
 from workbench.ui.analysis_view import AnalysisView
 from workbench.ui.dataset_browser import DatasetBrowser
 from workbench.ui.export_panel import ExportPanel
+from workbench.ui.figures import fit_to_containers
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
 from workbench.ui.names import page_title
@@ -93,7 +94,8 @@ class Workbench(w.VBox):
                                     lazy_figures=True)
         self.params = ParameterTable(model, on_change=lambda _m: self.state.params_changed())
         self.picker = ModelPicker(on_model=self.set_model, current=model,
-                                  species=tuple(getattr(model, "species", ("Si",))))
+                                  species=self.state.species() or ("Si",),
+                                  data_species=self.state.species())
         self.analysis = AnalysisView(workbench=self, browser=self.browser)
         self.monitor = LossMonitor(self.make_objective, model=model,
                                    parameter_table=self.params, method=fit["method"],
@@ -279,6 +281,8 @@ class Workbench(w.VBox):
         panel = self.tabs.children[change["new"]] if change["new"] is not None else None
         if panel in (self.browser, self.weights):
             panel.show_figures()
+        if panel is not None:
+            fit_to_containers(panel)
 
     def _watch_job(self, change) -> None:
         """The title follows the current job's state (running, finished, ...)."""
