@@ -79,6 +79,7 @@ class LossMonitor(w.VBox):
         self.preflight = preflight              # (method, options) -> reason | None
         self.check_objective = check_objective  # (objective) -> reason | None, off-thread
         self.blocked: str | None = None
+        self.session_options: dict = {}  # extra FitSession keywords (run store tags)
         self.error: str | None = None
         self.on_finish = []  # callbacks(session) after a terminal event was drawn
         self._prepare: threading.Thread | None = None
@@ -292,7 +293,8 @@ class LossMonitor(w.VBox):
                 problem = self.check_objective(objective) if self.check_objective else None
                 if problem:
                     raise LossError(problem)
-                session = FitSession(objective, method=method, options=options)
+                session = FitSession(objective, method=method, options=options,
+                                     **self.session_options)
             job.objective = objective
             self._describe(job, objective)
             job.session = session
