@@ -21,6 +21,7 @@ def wb(si_path):
                          gamma=[[1.5]])
     wb = Workbench(dataset=ds, model=model)
     wb.browser.random_split(0.25, seed=2)
+    wb.tabs.selected_index = 4  # the Analysis tab is open, as when a user presses Refresh
     return wb
 
 

@@ -63,6 +63,7 @@ class AnalysisView(w.VBox):
         self.browser = browser
         self.state = workbench.state if workbench is not None else None
         self.error: str | None = None
+        self.visible = False  # set by the Workbench when the view's tab is shown
         self._thread: threading.Thread | None = None
         self.status_w = w.HTML()
         self.status_w.add_class("wb-analysis-status")
@@ -149,7 +150,10 @@ class AnalysisView(w.VBox):
             job.result = result
             job.state = "finished"
             if self.state.is_current(job):
-                self.draw(result)
+                # drawn now only when on screen (a hidden figure gets plotly's default
+                # width); otherwise when the tab is opened (redraw)
+                if self.visible:
+                    self.draw(result)
                 self.status_w.value = f"analysis of {_escape(job.model_label)} (current parameters)"
         finally:
             self.refresh_w.disabled = False

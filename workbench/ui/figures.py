@@ -12,6 +12,17 @@ from __future__ import annotations
 import ipywidgets as w
 
 
+def widgets_in(widget) -> list:
+    """``widget`` and every widget below it (depth first)."""
+    out, todo = [], [widget]
+    while todo:
+        wid = todo.pop()
+        out.append(wid)
+        if isinstance(wid, w.Box):
+            todo.extend(reversed(wid.children))
+    return out
+
+
 def figures_in(widget) -> list:
     """Every plotly FigureWidget below ``widget`` (depth first)."""
     import plotly.graph_objects as go

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from workbench.ui.figures import fit_to_containers
 
 STEPS = ("1 Data", "2 Model", "3 Fit", "4 Check", "5 Export")
 HELP = {
@@ -92,10 +91,7 @@ class GuidedApp(w.VBox):
         step = self.steps_w.value
         self.help_w.value = f"<p style='max-width:60em'>{HELP[step]}</p>"
         self.body.children = [w.VBox(self.pages[step], layout=w.Layout(width="100%"))]
-        if step == "1 Data":
-            self.wb.browser.show_figures()
-            self.wb.weights.show_figures()
-        fit_to_containers(self.body)
+        self.wb.fresh_figures(self.pages[step])
         self.back_w.disabled = step == STEPS[0]
         self.next_w.disabled = step == STEPS[-1]
 
@@ -120,6 +116,8 @@ def restore_last_run(wb, store, tag: str):
                                 elapsed=float(row.get("elapsed") or 0.0)))
     status = run["status"]
     best = run.get("best_params")
+    if isinstance(best, dict):
+        best = best.get("x")
     if status in ("finished", "stopped") and best is not None:
         try:
             x = np.asarray(best, dtype=float)

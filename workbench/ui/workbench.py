@@ -23,7 +23,7 @@ from workbench.fit import setup_file as fc
 from workbench.ui.analysis_view import AnalysisView
 from workbench.ui.dataset_browser import DatasetBrowser
 from workbench.ui.export_panel import ExportPanel
-from workbench.ui.figures import fit_to_containers
+from workbench.ui.figures import widgets_in
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
 from workbench.ui.names import page_title
@@ -279,10 +279,28 @@ class Workbench(w.VBox):
 
     def _on_tab(self, change) -> None:
         panel = self.tabs.children[change["new"]] if change["new"] is not None else None
-        if panel in (self.browser, self.weights):
-            panel.show_figures()
         if panel is not None:
-            fit_to_containers(panel)
+            self.fresh_figures([panel])
+
+    def fresh_figures(self, shown) -> None:
+        """New figures for the panels in ``shown``, drawn from the state: plotly sizes a
+        figure to its container only when it is drawn, so a figure drawn in a hidden tab
+        (or before the window was resized) would keep a wrong width."""
+        below = set()
+        for widget in shown:
+            below.update(id(x) for x in widgets_in(widget))
+        if id(self.monitor) in below:
+            self.monitor.new_figures()
+            self.monitor.redraw()
+        if id(self.browser) in below:
+            self.browser.hist_fig = None
+            self.browser.show_figures()
+        if id(self.weights) in below:
+            self.weights.preview = None
+            self.weights.show_figures()
+        self.analysis.visible = id(self.analysis) in below
+        if self.analysis.visible:
+            self.analysis.redraw()
 
     def _watch_job(self, change) -> None:
         """The title follows the current job's state (running, finished, ...)."""
