@@ -52,7 +52,8 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float =
 
 
 @contextlib.contextmanager
-def workbench_server(kind: str, notebook: Path, outdir: Path, extra=()):
+def workbench_server(kind: str, notebook: Path | None, outdir: Path, extra=(), app_args=(),
+                     env_extra=None):
     """Run ``workbench lab|app`` on a free port; yield (base_url, token)."""
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ)
@@ -60,8 +61,10 @@ def workbench_server(kind: str, notebook: Path, outdir: Path, extra=()):
     runtime.mkdir(parents=True, exist_ok=True)
     env["JUPYTER_RUNTIME_DIR"] = str(runtime)
     env["PYTHONUNBUFFERED"] = "1"
-    cmd = [sys.executable, "-m", "workbench", kind, "--notebook", str(notebook),
-           "--port", str(port), "--no-browser", "--token", token, "--", *extra]
+    env.update(env_extra or {})
+    cmd = [sys.executable, "-m", "workbench", kind,
+           *(["--notebook", str(notebook)] if notebook is not None else []),
+           "--port", str(port), "--no-browser", "--token", token, *app_args, "--", *extra]
     log = outdir / f"{kind}-server.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
@@ -505,13 +508,92 @@ def screenshot_on_failure(page, outdir: Path):
         raise
 
 
-def test_workbench_app_in_voila(browser, artifacts, notebook_copy):
-    with workbench_server("app", notebook_copy, artifacts) as (base, token):
-        page = open_voila(browser, base, token, artifacts, width=1280, height=800)
+def open_step(page, step: str) -> None:
+    page.locator(".wb-steps button", has_text=step).first.click()
+    page.wait_for_timeout(1000)
+
+
+def test_workbench_app_in_voila(browser, artifacts, tmp_path):
+    """The packaged app page: guided steps, a fit, the 3D view, nothing clipped at either
+    size, no stray output; a reload during the fit shows the student's fit from the run
+    store; three students at once each get a working page."""
+    runs = tmp_path / "runs"
+    with workbench_server("app", None, artifacts, app_args=("--runs", str(runs),
+                                                            "--cull-idle", "300")) as (base, token):
+        page = new_page(browser, artifacts, 1280, 800)
+        page.goto(f"{base}/?token={token}&student=alice", timeout=300_000)
         with screenshot_on_failure(page, artifacts):
-            page.wait_for_selector("button.wb-fit", timeout=300_000)
-            result = run_fit_in_page(page, artifacts)
-            check_fit(result)
-            check_pages_and_view(page, artifacts, "voila")
-        page.screenshot(path=str(artifacts / "voila-workbench.png"), full_page=True)
+            page.wait_for_selector(".wb-steps", timeout=300_000)
+            text = page.evaluate("() => document.body.innerText")
+            assert "Run all cells" not in text and "no fit yet" not in text
+            assert "Stillinger-Weber (Si) · 1000 configurations · not fitted yet" in text
+            # one output only: the app
+            assert page.locator(".jp-OutputArea-output").count() == 1
+            open_step(page, "1 Data")
+            page.locator(".wb-config-table select").first.select_option(index=3)
+            canvas = canvas_is_drawn(page, ".wb-structure-view", artifacts, "app-structure")
+            assert canvas["drawn"] > 0.02 * canvas["total"] and canvas["colours"] > 50, canvas
+            open_step(page, "3 Fit")
+            options = page.locator(".wb-options input").first
+            options.fill("{maxiter: 60}")
+            options.press("Enter")
+            page.locator("button.wb-fit").first.click()
+            page.wait_for_function(
+                "() => { const g = document.querySelector('.wb-loss-plot .js-plotly-plot');"
+                " return g && g.data && g.data[0] && g.data[0].y && g.data[0].y.length >= 3; }",
+                timeout=300_000)
+            page.screenshot(path=str(artifacts / "app-fit-running.png"))
+            # reload during the fit: the new page shows alice's fit from the run store
+            page.reload()
+            page.wait_for_selector(".wb-steps", timeout=300_000)
+            open_step(page, "3 Fit")
+            page.wait_for_function(
+                "() => { const g = document.querySelector('.wb-loss-plot .js-plotly-plot');"
+                " return g && g.data && g.data[0] && g.data[0].y && g.data[0].y.length >= 1; }",
+                timeout=120_000)
+            status = status_text(page)
+            assert "still running" in status or "finished" in status, status
+            page.screenshot(path=str(artifacts / "app-after-reload.png"))
+            # a finished fit of her own, then every step at both sizes
+            options = page.locator(".wb-options input").first
+            options.fill("{maxiter: 10}")
+            options.press("Enter")
+            page.locator("button.wb-fit").first.click()
+            page.wait_for_function(
+                "() => /finished|stopped|failed/.test(document.querySelector('.wb-status')"
+                ".textContent)", timeout=600_000)
+            assert "finished" in status_text(page)
+            for width, height in SIZES:
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(1000)
+                for step in ("1 Data", "2 Model", "3 Fit", "4 Check", "5 Export"):
+                    open_step(page, step)
+                    if step == "4 Check":
+                        page.wait_for_selector(".wb-analysis-view .js-plotly-plot",
+                                               timeout=300_000)
+                        page.wait_for_timeout(1000)
+                    bad = clipped_figures(page)
+                    assert bad == [], f"{step} at {width}x{height}: {bad}"
+                    page.screenshot(path=str(artifacts / f"app-{step[0]}-{width}x{height}.png"))
+            # the export step hands files to the browser
+            page.locator("button.wb-export-prepare").first.click()
+            page.wait_for_selector("a.wb-download-setup", timeout=300_000)
+            with page.expect_download() as dl:
+                page.locator("a.wb-download-setup").first.click()
+            setup = Path(dl.value.path()).read_text()
+            assert "StillingerWeber" in setup and "dataset:" in setup
+            assert_page_healthy(page)
+
+            # three students at once, each with a page of their own
+            pages = []
+            for name in ("s1", "s2", "s3"):
+                p = new_page(browser, artifacts, 1280, 800)
+                p.goto(f"{base}/?token={token}&student={name}", timeout=300_000)
+                pages.append(p)
+            for p in pages:
+                p.wait_for_selector(".wb-steps", timeout=600_000)
+                title = p.locator(".wb-title").first.inner_text()
+                assert "not fitted yet" in title
+                assert_page_healthy(p)
+                p.close()
         page.close()

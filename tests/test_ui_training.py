@@ -166,3 +166,30 @@ def test_training_options_are_checked():
     for bad in ({"epochs": 0}, {"batch_size": 2.5}, {"lr": "fast"}, {"epochs": True}):
         with pytest.raises(LossError, match="expected a positive"):
             split_options(bad)
+
+
+def test_analysis_after_training_and_epochs_on_the_axis(configs):
+    net = network()
+    wb = Workbench(configs, net)
+    mon = wb.monitor
+    assert mon.loss_fig.layout.xaxis.title.text == "epoch"
+    mon.options_w.value = "{epochs: 3, batch_size: 10, lr: 0.01}"
+    mon.start_w.click()
+    assert mon.wait(120) and mon.session.state == "finished"
+    assert wb.analysis.wait(300)
+    assert wb.analysis.error is None, wb.analysis.error
+    result = wb.analysis.result
+    train = result["parts"]["train"]
+    assert result["fisher"] is None and len(train["index"]) == len(configs)
+    e_ref = np.array([c.energy / c.get_num_atoms() for c in configs])
+    np.testing.assert_allclose(train["ref_e"], e_ref)
+    assert np.all(np.isfinite(train["pred_e"])) and train["energy_rmse"] > 0
+    assert train["energy_rmse"] == pytest.approx(
+        float(np.sqrt(np.mean((train["pred_e"] - e_ref) ** 2))))
+    wb.tabs.selected_index = 4
+    view = wb.analysis
+    assert len(view.energy_fig.data) >= 2 and len(view.force_fig.data) >= 2
+    assert view.plots.children[-1].layout.display == "none"  # no empty Fisher plots
+    assert "neural network" in view.status_w.value
+    # no parameter plot is left empty: the parameter figure is hidden for networks
+    assert mon.param_box.layout.display == "none"

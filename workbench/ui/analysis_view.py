@@ -160,6 +160,8 @@ class AnalysisView(w.VBox):
 
     def compute(self, api) -> dict:
         wb = self.workbench
+        if getattr(wb.model, "is_torch", False):
+            return self._compute_network(wb)
         index = {id(c): k for k, c in enumerate(wb.browser.configs)}
         parts = {}
         for part, configs in (("train", wb.browser.fit_configs()),
@@ -185,6 +187,43 @@ class AnalysisView(w.VBox):
             fisher = api.Fisher(parts["train"]["calculator"])
             fisher.compute()
         return {"parts": parts, "fisher": fisher}
+
+    def _compute_network(self, wb) -> dict:
+        """Parity data of a trained network (no Fisher information: its weights are not
+        a small parameter set with exact Jacobians)."""
+        import tempfile
+        from pathlib import Path
+
+        from workbench.ml.calculator_torch import CalculatorTorch
+
+        index = {id(c): k for k, c in enumerate(wb.browser.configs)}
+        parts = {}
+        for part, configs in (("train", wb.browser.fit_configs()),
+                              ("test", wb.browser.test_configs())):
+            if not configs:
+                continue
+            calc = CalculatorTorch(wb.model)
+            with tempfile.TemporaryDirectory(prefix="workbench-analysis-") as tmp:
+                calc.create(configs, use_energy=True, use_forces=True, use_stress=False,
+                            fingerprints_filename=Path(tmp) / "fp.pkl", reuse=False)
+            out = calc.compute()
+            natoms = np.array([c.get_num_atoms() for c in configs], dtype=float)
+            ref_e = np.array([c.energy for c in configs]) / natoms
+            pred_e = np.asarray(out["energy"], float) / natoms
+            ref_f = np.concatenate([np.asarray(c.forces, float).ravel() for c in configs])
+            pred_f = np.concatenate([np.asarray(f, float).ravel() for f in out["forces"]])
+            diff = (pred_f - ref_f).reshape(-1, 3)
+            offsets = np.concatenate([[0], np.cumsum(natoms)]).astype(int)
+            force_norm = np.array([np.linalg.norm(diff[a:b]) for a, b in
+                                   zip(offsets[:-1], offsets[1:])]) / natoms
+            parts[part] = {
+                "index": np.array([index[id(c)] for c in configs]), "atom_offsets": offsets,
+                "ref_e": ref_e, "pred_e": pred_e, "ref_f": ref_f, "pred_f": pred_f,
+                "force_error": force_norm, "energy_error": np.abs(pred_e - ref_e),
+                "energy_rmse": float(np.sqrt(np.mean((pred_e - ref_e) ** 2))),
+                "forces_rmse": float(np.sqrt(np.mean(force_norm ** 2))),
+            }
+        return {"parts": parts, "fisher": None}
 
     # ---------------------------------------------------------------- drawing
     def _make_figures(self) -> None:
@@ -273,6 +312,8 @@ class AnalysisView(w.VBox):
             self.workbench.tabs.selected_index = 1
 
     def _draw_fisher(self, fisher) -> None:
+        fisher_row = self.plots.children[-1]
+        fisher_row.layout.display = "none" if fisher is None else None
         if fisher is None:
             return
         names = list(fisher.names)

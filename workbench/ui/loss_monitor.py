@@ -143,6 +143,8 @@ class LossMonitor(w.VBox):
                                          x=1, xanchor="right")))
         self.loss_box.children = [self.loss_fig]
         self.param_box.children = [self.param_fig]
+        # a network has hundreds of weights: no parameter traces, so no empty plot
+        self.param_box.layout.display = "none" if self._torch else None
 
     def _x_label(self) -> str:
         return "epoch" if self._torch else "iteration"
@@ -220,6 +222,7 @@ class LossMonitor(w.VBox):
             self.options_w.value = _dump(options)
         for fig in (self.loss_fig, self.param_fig):
             fig.layout.xaxis.title = self._x_label()
+        self.param_box.layout.display = "none" if self._torch else None
 
     def _on_state_job(self, change) -> None:
         """Another job became current (a new fit, or the model changed): draw it."""
