@@ -155,3 +155,19 @@ def test_throttle_draws_a_pending_payload_later():
     th.cancel()
     time.sleep(0.3)
     assert drawn[-1] in (2, 3) and len(drawn) <= 3
+
+
+def test_function_curves_of_the_model_are_drawn():
+    from workbench.models.eam import EAM
+
+    model = EAM(species=("Cu",))
+    curves = model.function_curves()
+    assert curves
+    monitor = LossMonitor(model=model)
+    fig = monitor.curves_fig
+    assert [t.name for t in fig.data] == [c["name"] for c in curves]
+    np.testing.assert_allclose(fig.data[0].y, curves[0]["y"])
+    assert monitor.curves_box.layout.display is None
+    # a model without curves shows no empty figure
+    sw = LossMonitor(model=StillingerWeber())
+    assert sw.curves_fig is None and sw.curves_box.layout.display == "none"

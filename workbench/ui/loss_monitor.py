@@ -115,11 +115,14 @@ class LossMonitor(w.VBox):
         self.loss_box.add_class("wb-loss-plot")
         self.param_box = w.Box(layout=w.Layout(width="100%"))
         self.param_box.add_class("wb-param-plot")
+        self.curves_box = w.Box(layout=w.Layout(width="100%"))
+        self.curves_box.add_class("wb-curves-plot")
+        self.curves_fig = None
         self.new_figures()
         self.children = [
             w.HBox([self.method_w, self.options_w]),
             w.HBox([self.start_w, self.pause_w, self.stop_w]),
-            self.status_w, self.loss_box, self.param_box,
+            self.status_w, self.loss_box, self.param_box, self.curves_box,
         ]
         self.state.observe(self._on_state_job, "job")
         self.state.observe(self._on_state_model, "model")
@@ -145,6 +148,48 @@ class LossMonitor(w.VBox):
         self.param_box.children = [self.param_fig]
         # a network has hundreds of weights: no parameter traces, so no empty plot
         self.param_box.layout.display = "none" if self._torch else None
+        self.curves_fig = None
+        self.draw_curves()
+
+    def curves(self) -> list[dict]:
+        """The model's function curves (e.g. EAM's phi, rho, F), [] when it has none."""
+        fn = getattr(self.model, "function_curves", None)
+        if fn is None:
+            return []
+        try:
+            return list(fn() or [])
+        except Exception:  # noqa: BLE001 - a model that cannot draw just draws nothing
+            return []
+
+    def draw_curves(self) -> None:
+        """Draw (or update) the function curves; one panel per group."""
+        curves = self.curves()
+        if not curves:
+            self.curves_box.children = []
+            self.curves_box.layout.display = "none"
+            return
+        groups = list(dict.fromkeys(c["group"] for c in curves))
+        if self.curves_fig is None or len(self.curves_fig.data) != len(curves):
+            from plotly.subplots import make_subplots
+
+            grid = make_subplots(rows=1, cols=len(groups), horizontal_spacing=0.08,
+                                 subplot_titles=groups)
+            for c in curves:
+                grid.add_scatter(x=[], y=[], mode="lines", name=c["name"],
+                                 row=1, col=groups.index(c["group"]) + 1)
+            for k, g in enumerate(groups):
+                first = next(c for c in curves if c["group"] == g)
+                grid.update_xaxes(title_text=first["x_label"], row=1, col=k + 1)
+                grid.update_yaxes(title_text=first["y_label"], row=1, col=k + 1)
+            grid.update_layout(height=280, autosize=True, title="model functions",
+                               margin=dict(l=60, r=10, t=50, b=40))
+            self.curves_fig = go.FigureWidget(grid)
+            self.curves_box.children = [self.curves_fig]
+            self.curves_box.layout.display = None
+        with self.curves_fig.batch_update():
+            for trace, c in zip(self.curves_fig.data, curves):
+                trace.x = np.asarray(c["x"], float).tolist()
+                trace.y = np.asarray(c["y"], float).tolist()
 
     def _x_label(self) -> str:
         return "epoch" if self._torch else "iteration"
@@ -207,6 +252,8 @@ class LossMonitor(w.VBox):
         """Switching between a physics model and a network swaps the method list and
         options (each kind keeps its last settings)."""
         torch_model = T.is_torch_model(change["new"])
+        self.curves_fig = None
+        self.draw_curves()
         if torch_model == self._torch:
             return
         try:
@@ -412,6 +459,8 @@ class LossMonitor(w.VBox):
                 for k, trace in enumerate(self.param_fig.data[: rel.shape[1]]):
                     trace.x, trace.y = its[: len(rel)], rel[:, k].tolist()
         self.status_w.value = self.status_text(ev)
+        if self.curves_fig is not None:
+            self.draw_curves()
         if self.parameter_table is not None and not ev.terminal and ev.params is not None:
             self.parameter_table.update_values(self.original_values(ev.params, job))
         if ev.terminal and finishing:
