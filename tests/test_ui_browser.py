@@ -192,6 +192,22 @@ def clipped_figures(page) -> list[str]:
         }""")
 
 
+def wait_until_unclipped(page, timeout_ms: int = 20_000) -> list[str]:
+    """Plotly sizes a figure to its box shortly after the box appears: wait for that
+    (up to ``timeout_ms``), then return what is still clipped."""
+    with contextlib.suppress(Exception):
+        page.wait_for_function(
+            """() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(gd => {
+                if (!gd.offsetParent) return true;
+                const r = gd.getBoundingClientRect();
+                const svg = gd.querySelector('.main-svg');
+                const box = gd.parentElement.getBoundingClientRect();
+                return r.left >= -1 && r.right <= window.innerWidth + 1
+                    && (!svg || svg.getBoundingClientRect().width <= box.width + 2);
+            })""", timeout=timeout_ms)
+    return clipped_figures(page)
+
+
 def canvas_is_drawn(page, css: str, outdir: Path, name: str) -> dict:
     """Screenshot of the canvas inside ``css``: how many pixels differ from the
     background, and how many distinct colours it has."""
@@ -455,7 +471,7 @@ def check_pages_and_view(page, outdir: Path, prefix: str) -> dict:
             if tab == "Analysis":
                 page.wait_for_selector(".wb-analysis-view .js-plotly-plot", timeout=300_000)
                 page.wait_for_timeout(1000)
-            bad = clipped_figures(page)
+            bad = wait_until_unclipped(page)
             assert bad == [], f"{tab} tab at {width}x{height}: {bad}"
             page.screenshot(path=str(outdir / f"{prefix}-{tab}-{width}x{height}.png"))
         assert_page_healthy(page)
@@ -491,6 +507,18 @@ def test_workbench_notebook_in_jupyterlab(browser, artifacts, tmp_path, notebook
             out = lab_execute_new_cell(page, "print(repr(float(model.model_params['A'].value[0])))")
             assert float(out.strip()) == pytest.approx(result["after"]["A"], rel=1e-6)
             check_pages_and_view(page, artifacts, "lab")
+            # displayed again in another cell: the same fit, drawn from the job's history
+            lab_execute_new_cell(page, "wb")
+            page.wait_for_function(
+                "(n) => { const gs = document.querySelectorAll('.wb-loss-plot .js-plotly-plot');"
+                " const g = gs[gs.length - 1];"
+                " return gs.length >= 2 && g.data && g.data[0] && g.data[0].y.length === n; }",
+                arg=len(result["losses"]), timeout=60_000)
+            again = page.evaluate(
+                "() => { const gs = document.querySelectorAll('.wb-loss-plot .js-plotly-plot');"
+                " return Array.from(gs[gs.length - 1].data[0].y); }")
+            assert again == pytest.approx(result["losses"])
+            assert_page_healthy(page)
             page.set_viewport_size({"width": 1920, "height": 1080})
             page.locator(".wb-fit-tab").first.scroll_into_view_if_needed()
             page.locator(".wb-workbench").first.screenshot(path=str(artifacts / "workbench.png"))
@@ -572,7 +600,7 @@ def test_workbench_app_in_voila(browser, artifacts, tmp_path):
                         page.wait_for_selector(".wb-analysis-view .js-plotly-plot",
                                                timeout=300_000)
                         page.wait_for_timeout(1000)
-                    bad = clipped_figures(page)
+                    bad = wait_until_unclipped(page)
                     assert bad == [], f"{step} at {width}x{height}: {bad}"
                     page.screenshot(path=str(artifacts / f"app-{step[0]}-{width}x{height}.png"))
             # the export step hands files to the browser

@@ -109,3 +109,11 @@ def test_select_out_of_range_is_an_error(browser):
 
     with pytest.raises(DatasetError, match="no configuration 400"):
         browser.select([400])
+
+
+def test_identifiers_sort_by_their_numbers():
+    from workbench.ui.dataset_browser import natural_key
+
+    names = ["step10000", "step100", "step1000", "step2", "a/step10/x", "a/step9/x"]
+    assert sorted(names, key=natural_key) == ["a/step9/x", "a/step10/x", "step2", "step100",
+                                             "step1000", "step10000"]

@@ -192,3 +192,18 @@ def test_build_setup_for_the_command_line(tmp_path):
     np.testing.assert_allclose(setup.loss.x0(), [5.0])
     assert setup.fit["method"] == "L-BFGS-B" and setup.fit["normalize_by_natoms"] is True
     assert setup.calculator.configs == setup.train
+
+
+def test_every_control_of_the_fit_tab_explains_itself(wb):
+    import ipywidgets as w
+
+    from workbench.ui.figures import widgets_in
+
+    controls = [x for x in widgets_in(wb.fit_tab)
+                if isinstance(x, (w.Button, w.Text, w.Dropdown, w.Checkbox))]
+    assert len(controls) > 40
+    missing = [getattr(x, "description", "") or type(x).__name__ for x in controls
+               if not x.tooltip]
+    assert missing == []
+    assert "maxiter" in wb.monitor.options_w.tooltip
+    assert "orders of magnitude" in wb.params.row("A").log_w.tooltip

@@ -108,6 +108,7 @@ def restore_last_run(wb, store, tag: str):
     run = store.get_run(runs[0]["id"])
     history = store.get_history(run["id"])
     job = wb.state.start_job("fit", label=model_title(wb.model))
+    job.restored = True  # drawn from the store; its session lives in another kernel
     for row in history:
         if row.get("loss") is not None:
             job.record(FitEvent("iteration", iteration=int(row["iteration"]),
@@ -135,9 +136,5 @@ def restore_last_run(wb, store, tag: str):
         wb.monitor.redraw()
     else:
         wb.monitor.redraw()
-        wb.monitor.status_w.value = (
-            f"<b>your previous fit is still running</b> (iteration "
-            f"{history[-1]['iteration'] if history else 0} when this page opened); "
-            "reload the page to see its progress, or press Fit to start a new one")
         wb.monitor._set_buttons(running=False)
     return run

@@ -107,6 +107,18 @@ class LossMonitor(w.VBox):
                          (self.stop_w, "wb-stop"), (self.status_w, "wb-status"),
                          (self.method_w, "wb-method"), (self.options_w, "wb-options")):
             wid.add_class(cls)
+        for wid, tip in (
+                (self.method_w, "the optimizer. L-BFGS-B: fast, uses gradients and bounds "
+                                "(a good default); trf/lm: least squares with the exact "
+                                "Jacobian, often fewer steps; Nelder-Mead/Powell: no "
+                                "derivatives, slow; for networks Adam is the usual choice"),
+                (self.options_w, "optimizer settings as {name: value}, e.g. {maxiter: 100} "
+                                 "(iteration limit) or {ftol: 1e-10} (stop tolerance); "
+                                 "networks: {epochs: 50, batch_size: 10, lr: 0.01}"),
+                (self.start_w, "start fitting in the background; the page stays usable"),
+                (self.pause_w, "pause the fit (Resume continues where it stopped)"),
+                (self.stop_w, "stop the fit; the best parameters found are kept")):
+            wid.tooltip = tip
         self.start_w.on_click(lambda _: self.start())
         self.pause_w.on_click(lambda _: self.toggle_pause())
         self.stop_w.on_click(lambda _: self.stop())
@@ -292,7 +304,7 @@ class LossMonitor(w.VBox):
             self._draw(last, finishing=False)
         elif job.state == "failed":
             self._fail(job.message)
-        self._set_buttons(running=not job.terminal)
+        self._set_buttons(running=not job.terminal and not job.restored)
 
     # ----------------------------------------------------------------- control
     @property
@@ -496,6 +508,10 @@ class LossMonitor(w.VBox):
                  "paused": "paused", "resumed": "running", "stopping": "stopping…",
                  "finished": "finished", "stopped": "stopped", "failed": "failed"}[ev.kind]
         text = f"<b>{label}</b> · {stats}"
+        job = self.state.job
+        if getattr(job, "restored", False) and not ev.terminal:
+            text = (f"<b>still running in the page you left</b> · {stats} (when this page "
+                    "opened); reload to follow it, or press Fit to start a new fit")
         if ev.terminal and ev.message:
             from workbench.ui.names import stop_reason
 

@@ -79,6 +79,16 @@ class ParameterRow:
                          (self.upper_w, "wb-param-upper"), (self.log_w, "wb-param-log"),
                          (self.error_w, "wb-param-error")):
             wid.add_class(cls)
+        for wid, tip in (
+                (self.value_w, f"the value of {self.label} (in {p.unit or 'its units'}); "
+                               "Enter applies it"),
+                (self.fit_w, f"tick to let the fit adjust {self.label}; untick to keep it "
+                             "fixed"),
+                (self.lower_w, f"smallest value the fit may give {self.label} (empty: none)"),
+                (self.upper_w, f"largest value the fit may give {self.label} (empty: none)"),
+                (self.log_w, f"fit log({self.label}) instead: for positive parameters that "
+                             "may change by orders of magnitude")):
+            wid.tooltip = tip
         self.cells = [self.name_w, self.value_w, self.fit_w, self.lower_w, self.upper_w,
                       self.log_w, self.error_w]
         self._syncing = False

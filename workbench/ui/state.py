@@ -58,6 +58,7 @@ class Job(HasTraits):
         self.x0: np.ndarray | None = None   # optimization vector at the start (fits)
         self.slots: list[tuple[str, int]] = []  # (parameter, component) per x entry
         self.names: list[str] = []          # optimizer-space names per x entry
+        self.restored = False               # drawn from the run store (another kernel's)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ recording

@@ -54,6 +54,15 @@ class WeightEditor(w.VBox):
             c1, c2 = _pair((spec.get("weight_params") or {}).get(f"{p}_weight_params", [1.0, 0.0]))
             self.c_w[p] = (w.FloatText(value=c1, description=f"{p} c1", layout=lay),
                            w.FloatText(value=c2, description=f"{p} c2", layout=lay))
+        for wid, tip in (
+                (self.config_w, "weight of every configuration as a whole"),
+                (self.energy_w, "how much energies count in the loss"),
+                (self.forces_w, "how much forces count in the loss (per component)"),
+                (self.stress_w, "how much stresses count in the loss")):
+            wid.tooltip = tip
+        self.kind_w.tooltips = ["the same weights for every configuration",
+                                "weights that shrink for large values (Lenosky): "
+                                "1/w^2 = c1^2 + c2^2 |value|^2"]
         self.pattern_w = w.Text(placeholder="identifier pattern, e.g. *T300*",
                                 layout=w.Layout(width="260px"))
         self.rule_weight_w = w.FloatText(value=2.0, description="config weight",

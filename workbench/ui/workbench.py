@@ -117,6 +117,16 @@ class Workbench(w.VBox):
                                       indent=False)
         self.residual_w = w.Dropdown(options=["default"] + _residual_names(),
                                      value=fit["residual"] or "default", description="residual")
+        for wid, tip in (
+                (self.use_energy_w, "fit the energies of the configurations"),
+                (self.use_forces_w, "fit the forces on the atoms (many numbers per "
+                                    "configuration: usually what determines the fit)"),
+                (self.use_stress_w, "fit the stresses (only for data that has them)"),
+                (self.normalize_w, "divide each configuration's residuals by its number of "
+                                   "atoms, so large cells do not dominate (KLIFF's default)"),
+                (self.residual_w, "how differences become the loss: default is the "
+                                  "weighted difference; other residuals come from plugins")):
+            wid.tooltip = tip
         settings = w.VBox([w.HTML("<b>fit to</b>"),
                            w.HBox([self.use_energy_w, self.use_forces_w, self.use_stress_w]),
                            self.normalize_w, self.residual_w])
