@@ -41,9 +41,9 @@ def _fig(title, xtitle, ytitle, height=320, **layout):
         xaxis_title=xtitle, yaxis_title=ytitle, **layout))
 
 
-def _boxed(fig, layout) -> w.Box:
-    """A figure in a box that sets its width (plotly then follows the box's size)."""
-    box = w.Box([fig], layout=layout)
+def _box(layout) -> w.Box:
+    """A box that sets its figure's width (plotly then follows the box's size)."""
+    box = w.Box(layout=layout)
     box.add_class("wb-figure")
     return box
 
@@ -73,7 +73,20 @@ class AnalysisView(w.VBox):
         self.std_w = w.HTML()
         self.energy_fig = self.force_fig = self.error_fig = None
         self.fisher_fig = self.eigen_fig = None
-        self.plots = w.VBox()
+        # the boxes stay on the page; only the figures in them are replaced: plotly sizes
+        # a figure from its box when it is first drawn, so the box must already be laid out
+        half = w.Layout(width="50%", min_width="0")
+        self.boxes = {name: _box(half if name != "error" else w.Layout(width="100%"))
+                      for name in ("energy", "force", "error", "fisher")}
+        self.boxes["eigen"] = _box(w.Layout(width="100%"))
+        self.plots = w.VBox([
+            self.summary_w,
+            w.HBox([self.boxes["energy"], self.boxes["force"]], layout=w.Layout(width="100%")),
+            self.boxes["error"],
+            w.HBox([self.boxes["fisher"], w.VBox([self.std_w, self.boxes["eigen"]],
+                                                 layout=half)],
+                   layout=w.Layout(width="100%")),
+        ])
         self.available = analysis_api() is not None
         self.plots.layout.display = "none"
         self.children = [w.HBox([self.refresh_w, self.status_w]), self.plots]
@@ -239,18 +252,13 @@ class AnalysisView(w.VBox):
                                yaxis=dict(autorange="reversed"))
         self.eigen_fig = _fig("eigenvalues of F", "index", "eigenvalue", height=300,
                               yaxis=dict(type="log"))
-        half = w.Layout(width="50%", min_width="0")
-        self.plots.children = [
-            self.summary_w,
-            w.HBox([_boxed(self.energy_fig, half), _boxed(self.force_fig, half)],
-                   layout=w.Layout(width="100%")),
-            _boxed(self.error_fig, w.Layout(width="100%")),
-            w.HBox([_boxed(self.fisher_fig, half),
-                    w.VBox([self.std_w, _boxed(self.eigen_fig, w.Layout(width="100%"))],
-                           layout=half)], layout=w.Layout(width="100%")),
-        ]
+        for name in ("energy", "force", "error", "fisher", "eigen"):
+            self.boxes[name].children = [getattr(self, f"{name}_fig")]
 
     def draw(self, result: dict) -> None:
+        # shown before the figures are made: plotly sizes a figure from its container
+        # when it is first drawn, and a hidden container has no size
+        self.plots.layout.display = None
         self._make_figures()
         parts, fisher = result["parts"], result["fisher"]
         rows = [f"<tr><td>{p}</td><td>{len(d['index'])}</td><td>{d['energy_rmse']:.5g}</td>"
