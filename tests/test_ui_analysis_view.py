@@ -28,11 +28,11 @@ def wb(si_path):
 def test_analysis_draws_the_analysis_layer_numbers(wb):
     view = wb.analysis
     assert view.available and not view.refresh_w.disabled
-    assert view.plots.layout.display == "none"
+    assert view.energy_fig is None and all(b.children == () for b in view.boxes.values())
     view.refresh_w.click()
     assert view.wait(300)
     assert view.error is None, view.error
-    assert view.plots.layout.display is None
+    assert view.boxes["energy"].children == (view.energy_fig,)
     train, test = wb.browser.fit_configs(), wb.browser.test_configs()
     assert (len(train), len(test)) == (30, 10)
 

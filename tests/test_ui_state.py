@@ -60,7 +60,8 @@ def test_model_switch_updates_every_panel_and_clears_the_old_results(wb):
     assert wb.state.job is None and wb.session is None
     assert list(wb.monitor.loss_fig.data[0].y) == [] and wb.monitor.param_fig.data == ()
     assert wb.monitor.status_w.value == "not fitted yet"
-    assert wb.analysis.result is None and wb.analysis.plots.layout.display == "none"
+    assert wb.analysis.result is None and wb.analysis.energy_fig is None
+    assert all(b.children == () for b in wb.analysis.boxes.values())
     assert "no analysis of this model yet" in wb.analysis.status_w.value
     assert "Lennard-Jones (Si) · 4 configurations · not fitted yet" in wb.title_w.value
     # the old fit is kept, labelled with its model, and comes back with that model

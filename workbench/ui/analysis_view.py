@@ -88,7 +88,6 @@ class AnalysisView(w.VBox):
                    layout=w.Layout(width="100%")),
         ])
         self.available = analysis_api() is not None
-        self.plots.layout.display = "none"
         self.children = [w.HBox([self.refresh_w, self.status_w]), self.plots]
         if not self.available:
             self.refresh_w.disabled = True
@@ -106,10 +105,18 @@ class AnalysisView(w.VBox):
 
     def _on_state_analysis(self, change) -> None:
         if change["new"] is None:  # another model: nothing of the old one is shown
-            self.plots.layout.display = "none"
+            self.clear()
             if self.available and not self.running:
                 self.status_w.value = ("<i>no analysis of this model yet: press Refresh "
                                        "(or fit)</i>")
+
+    def clear(self) -> None:
+        """No figures and no numbers (the boxes stay, empty, so nothing stale shows)."""
+        for box in self.boxes.values():
+            box.children = []
+        self.summary_w.value = self.std_w.value = ""
+        self.energy_fig = self.force_fig = self.error_fig = None
+        self.fisher_fig = self.eigen_fig = None
 
     def redraw(self) -> None:
         """Fresh figures drawn from the current analysis (a re-displayed Workbench)."""
@@ -256,9 +263,6 @@ class AnalysisView(w.VBox):
             self.boxes[name].children = [getattr(self, f"{name}_fig")]
 
     def draw(self, result: dict) -> None:
-        # shown before the figures are made: plotly sizes a figure from its container
-        # when it is first drawn, and a hidden container has no size
-        self.plots.layout.display = None
         self._make_figures()
         parts, fisher = result["parts"], result["fisher"]
         rows = [f"<tr><td>{p}</td><td>{len(d['index'])}</td><td>{d['energy_rmse']:.5g}</td>"
@@ -282,7 +286,6 @@ class AnalysisView(w.VBox):
             self._diagonal(self.force_fig, [d["ref_f"] for d in parts.values()])
         self._draw_errors(parts)
         self._draw_fisher(fisher)
-        self.plots.layout.display = None
 
     @staticmethod
     def _diagonal(fig, arrays) -> None:

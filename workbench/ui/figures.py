@@ -2,9 +2,9 @@
 
 Plotly sizes an ``autosize`` figure from its container when it is drawn and when the
 window is resized, but not when a hidden tab becomes visible: a figure drawn in a hidden
-tab keeps plotly's default width and is clipped.  :func:`fit_to_containers` asks every
-figure below a widget to size itself again (a ``relayout`` with ``autosize``), which the
-Workbench does whenever a tab or a step is shown.
+tab keeps plotly's default width and is clipped.  :func:`resize_later` asks figures
+to size themselves again (a ``relayout`` with ``autosize``) once the page drew them; the
+Workbench draws a tab's figures when the tab is shown and then calls it.
 """
 
 from __future__ import annotations
@@ -37,9 +37,21 @@ def figures_in(widget) -> list:
     return out
 
 
-def fit_to_containers(widget) -> int:
-    """Size every figure below ``widget`` to its container; returns how many."""
-    figs = figures_in(widget)
-    for fig in figs:
-        fig._send_relayout_msg({"autosize": True})
-    return len(figs)
+
+
+def resize_later(figures, delay: float = 1.5) -> None:
+    """Ask ``figures`` to size themselves to their boxes after ``delay`` seconds, when
+    the page has drawn them (a relayout with ``autosize`` reaches only drawn figures)."""
+    import threading
+
+    figs = list(figures)
+    if not figs:
+        return
+
+    def resize():
+        for fig in figs:
+            fig._send_relayout_msg({"autosize": True})
+
+    timer = threading.Timer(delay, resize)
+    timer.daemon = True
+    timer.start()

@@ -23,7 +23,7 @@ from workbench.fit import setup_file as fc
 from workbench.ui.analysis_view import AnalysisView
 from workbench.ui.dataset_browser import DatasetBrowser
 from workbench.ui.export_panel import ExportPanel
-from workbench.ui.figures import widgets_in
+from workbench.ui.figures import figures_in, resize_later, widgets_in
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
 from workbench.ui.names import page_title
@@ -311,6 +311,8 @@ class Workbench(w.VBox):
         self.analysis.visible = id(self.analysis) in below
         if self.analysis.visible:
             self.analysis.redraw()
+        # once the page has drawn them, let plotly size the new figures to their boxes
+        resize_later([f for widget in shown for f in figures_in(widget)])
 
     def _watch_job(self, change) -> None:
         """The title follows the current job's state (running, finished, ...)."""
