@@ -241,9 +241,12 @@ class ParameterTable(w.GridBox):
         self.undo_w = w.Button(description="Undo", icon="undo", layout=w.Layout(width="auto"),
                                tooltip="undo the last parameter edit")
         self.reset_run_w = w.Button(description="Reset to last run's start",
-                                    layout=w.Layout(width="auto"))
+                                    layout=w.Layout(width="auto"),
+                                    tooltip="put back the parameters the last fit started "
+                                            "from")
         self.reset_defaults_w = w.Button(description="Reset to defaults",
-                                         layout=w.Layout(width="auto"))
+                                         layout=w.Layout(width="auto"),
+                                         tooltip="put back the model's default parameters")
         for wid, cls in ((self.undo_w, "wb-param-undo"), (self.reset_run_w, "wb-param-reset-run"),
                          (self.reset_defaults_w, "wb-param-reset-defaults")):
             wid.add_class(cls)
