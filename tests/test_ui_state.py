@@ -184,3 +184,10 @@ def test_figures_are_drawn_when_their_tab_is_shown(wb):
     ys = list(loss.data[0].y)
     wb.tabs.selected_index = 0  # back to Fit: new figures with the same history
     assert wb.monitor.loss_fig is not loss and list(wb.monitor.loss_fig.data[0].y) == ys
+
+
+def test_a_model_set_through_the_state_reaches_every_panel(wb):
+    lj = LennardJones(species=("Si",))
+    wb.state.set_model(lj)  # as the Runs tab does when it restores a run
+    assert wb.params.model is lj and [r.label for r in wb.params.rows] == list(lj.model_params)
+    assert wb.monitor.model is lj and "Lennard-Jones (Si)" in wb.title_w.value

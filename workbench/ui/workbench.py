@@ -165,6 +165,9 @@ class Workbench(w.VBox):
                            ["model", "included", "split", "job", "params_revision"])
         self._job_observed = None
         self.state.observe(self._watch_job, "job")
+        # a model set through the state by another panel (e.g. a run restored in the Runs
+        # tab) reaches the parameter table too
+        self.state.observe(self._model_changed, "model")
         self._displayed = False
         self.children = [self.title_w, self.tabs]
 
@@ -313,6 +316,11 @@ class Workbench(w.VBox):
             self.analysis.redraw()
         # once the page has drawn them, let plotly size the new figures to their boxes
         resize_later([f for widget in shown for f in figures_in(widget)])
+
+    def _model_changed(self, change) -> None:
+        if self.params.model is not change["new"]:
+            self.training.close()
+            self.params.set_model(change["new"])
 
     def _watch_job(self, change) -> None:
         """The title follows the current job's state (running, finished, ...)."""
