@@ -68,7 +68,7 @@ class GuidedApp(w.VBox):
         settings = wb.fit_tab.children[0].children[-1]  # the "fit to" settings
         self.pages = {
             "1 Data": [wb.browser, w.HTML("<h4>weights</h4>"), wb.weights],
-            "2 Model": [wb.picker, w.HTML("<h4>parameters</h4>"), wb.params],
+            "2 Model": [wb.picker, w.HTML("<h4>parameters</h4>"), wb.params.tools_w, wb.params],
             "3 Fit": [w.HBox([wb.monitor, settings],
                              layout=w.Layout(flex_flow="row wrap", width="100%"))],
             "4 Check": [wb.analysis] + self._slot("Validate"),

@@ -279,7 +279,9 @@ class ParameterTable(w.GridBox):
         header = [w.HTML(f"<b>{t}</b>") for t in
                   ("parameter", "value", "fit", "lower", "upper", "log")]
         header.append(w.HTML(_STYLE))
-        self.children = [self.tools_w] + header + [cell for r in self.rows for cell in r.cells]
+        # the undo/reset row is placed above the grid by its container (a grid cell
+        # spanning all columns did not render as one row)
+        self.children = header + [cell for r in self.rows for cell in r.cells]
 
     def row(self, label: str) -> ParameterRow:
         for r in self.rows:

@@ -132,7 +132,7 @@ class Workbench(w.VBox):
                            self.normalize_w, self.residual_w])
         # side by side when the page is wide, the monitor below the table when it is not;
         # the figures take the width of their column
-        left = w.VBox([w.HTML("<b>parameters</b>"), self.params, settings],
+        left = w.VBox([w.HTML("<b>parameters</b>"), self.params.tools_w, self.params, settings],
                       layout=w.Layout(flex="1 1 560px", min_width="0"))
         self.monitor.layout = w.Layout(flex="1 1 480px", min_width="0")
         self.fit_tab = w.HBox([left, self.monitor],
