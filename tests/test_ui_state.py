@@ -182,8 +182,8 @@ def test_figures_are_drawn_when_their_tab_is_shown(wb):
     assert len(wb.analysis.energy_fig.data) >= 2
     loss = wb.monitor.loss_fig
     ys = list(loss.data[0].y)
-    wb.tabs.selected_index = 0  # back to Fit: new figures with the same history
-    assert wb.monitor.loss_fig is not loss and list(wb.monitor.loss_fig.data[0].y) == ys
+    wb.tabs.selected_index = 0  # back to Fit: its figures, drawn on screen, stay
+    assert wb.monitor.loss_fig is loss and list(wb.monitor.loss_fig.data[0].y) == ys
 
 
 def test_a_model_set_through_the_state_reaches_every_panel(wb):

@@ -292,7 +292,9 @@ class Workbench(w.VBox):
 
     def _on_tab(self, change) -> None:
         panel = self.tabs.children[change["new"]] if change["new"] is not None else None
-        if panel is not None:
+        if panel is not None and panel is not self.fit_tab:
+            # the Fit tab's figures were drawn on screen with the Workbench and follow
+            # the window; the other tabs' are drawn when they are shown
             self.fresh_figures([panel])
 
     def fresh_figures(self, shown) -> None:
