@@ -119,16 +119,13 @@ def test_stop_returns_promptly_while_the_fit_waits_for_workers(si_configs):
                     backend_options={"worker_timeout": 600.0})
         dist._distributed.wait_ready()
         session = FitSession(dist, "L-BFGS-B", LBFGS["options"])
-        gone = threading.Event()
-
-        def on_event(ev):
-            if ev.kind == "iteration" and ev.iteration >= 3 and not gone.is_set():
-                cl.scale(0)
-                gone.set()
-
-        session.subscribe(on_event)
         session.start()
-        assert gone.wait(120)
+        deadline = time.monotonic() + 120
+        while session.iteration < 3:
+            assert session.running and time.monotonic() < deadline, (
+                session.state, session.result and session.result.message)
+            time.sleep(0.01)
+        cl.scale(0)
         _no_workers(client)
         time.sleep(1.0)  # the fit is now blocked in an evaluation no worker can run
         assert session.running

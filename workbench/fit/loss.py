@@ -195,10 +195,12 @@ class Loss:
         if self._distributed is not None:
             if jacobian:
                 u, J = self._distributed.residual_and_jacobian(x)
+                if jacobian == "gradient":  # (u, Jᵀu), as on the serial path
+                    J = J.T @ u
             else:
                 u, J = self._distributed.residual(x), None
             self.n_eval += 1
-            self.n_jac += int(jacobian)
+            self.n_jac += int(bool(jacobian))
             self._cache_key, self._cache = key, (u, J)
             return u, J
         flat_idx, chain = self.model.opt_param_chain()
