@@ -232,3 +232,24 @@ def test_bootstrap_uses_the_loss_backend(client, si_configs):
         n_samples=2, predictions=False)
     np.testing.assert_array_equal(remote.counts, local.counts)
     np.testing.assert_allclose(remote.samples, local.samples, rtol=1e-9)
+
+
+def test_a_shard_moved_between_workers_is_rebuilt_from_its_inputs(si_configs):
+    """Dask moves a shard to another worker by pickling it (after restarts an evaluation
+    may run where the shard does not live); the copy must give the same numbers."""
+    import pickle
+
+    import cloudpickle
+
+    from workbench.fit.distributed import _Shard
+
+    calc = _sw_calc(si_configs[:6])
+    loss = Loss(calc)
+    shard = _Shard(cloudpickle.dumps(calc.model), calc.configs, (True, True, False),
+                   loss.residual_fn, loss.residual_data, 1)
+    copy = pickle.loads(cloudpickle.dumps(shard))
+    x = calc.get_opt_params() * 1.01
+    assert copy.nconfigs == 6 and copy.natoms == shard.natoms
+    assert copy.evaluate(x, "loss") == pytest.approx(loss.loss(x), rel=1e-13)
+    np.testing.assert_allclose(copy.evaluate(x, "grad")[1], loss.loss_and_grad(x)[1],
+                               rtol=1e-12)

@@ -75,6 +75,14 @@ class _Shard:
         self.nconfigs = len(configs)
         self.natoms = int(calc.natoms.sum())
         self.n_build = 1
+        self._args = (model_bytes, configs, flags, residual_fn, residual_data, threads)
+
+    def __reduce__(self):
+        # When Dask moves a shard between workers (an evaluation placed on one worker
+        # while the shard lives on another, e.g. after restarts), the receiving worker
+        # builds it again from its inputs: a Loss holds compiled closures and thread
+        # pools that do not travel.
+        return (_build_shard, self._args)
 
     def evaluate(self, x, mode):
         loss = self.loss
