@@ -31,14 +31,17 @@ def download_dataset(dataset_name: str) -> Path:
 
 
 def to_path(path) -> Path:
+    """``path`` as an absolute Path with ``~`` expanded."""
     return Path(path).expanduser().resolve()
 
 
 def length_equal(a, b) -> bool:
+    """Whether ``a`` and ``b`` have equal length (True when either has no length)."""
     return len(a) == len(b) if hasattr(a, "__len__") and hasattr(b, "__len__") else True
 
 
 def torch_available() -> bool:
+    """Whether torch can be imported."""
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -75,6 +78,7 @@ def create_directory(path, is_directory: bool = False) -> None:
 
 
 def yaml_dump(data, filename) -> None:
+    """Write ``data`` as YAML to ``filename`` atomically (a complete file or none)."""
     from workbench.atomic import atomic_open
 
     create_directory(filename)
@@ -83,11 +87,13 @@ def yaml_dump(data, filename) -> None:
 
 
 def yaml_load(filename):
+    """Read a YAML file (safe loader)."""
     with open(filename) as fh:
         return yaml.safe_load(fh)
 
 
 def pickle_dump(data, filename) -> None:
+    """Pickle ``data`` to ``filename`` atomically."""
     from workbench.atomic import atomic_open
 
     create_directory(filename)
@@ -96,5 +102,6 @@ def pickle_dump(data, filename) -> None:
 
 
 def pickle_load(filename):
+    """Unpickle ``filename`` (only files you trust: pickle can run code)."""
     with open(filename, "rb") as fh:
         return pickle.load(fh)

@@ -207,6 +207,8 @@ def start_process(names: Sequence[str] | None = None) -> subprocess.Popen | None
 
 
 def main(argv=None) -> int:
+    """``workbench warmup`` as a function (``argv`` as on the command line); the exit
+    code."""
     from workbench.cli.warmup import build_parser, run
 
     return run(build_parser().parse_args(argv))

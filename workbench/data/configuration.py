@@ -290,6 +290,8 @@ class Configuration:
     # -- I/O -----------------------------------------------------------------------------
     @classmethod
     def from_file(cls, filename, weight=None, file_format="xyz"):
+        """Read one configuration from an extended-XYZ file (energy in eV, forces in eV/Å,
+        stress in eV/Å³ as a 6-vector). Raises DatasetError naming the file and line."""
         _check_format(file_format)
         from .extxyz import read_extxyz
         d = read_extxyz(filename)
@@ -304,6 +306,9 @@ class Configuration:
 
     @classmethod
     def from_ase(cls, atoms, weight=None, identifier=None, path=None):
+        """A configuration from an ``ase.Atoms`` (its cell, pbc, species and positions in
+        Å; energy/forces/stress from an attached single-point calculator if present).
+        Raises DatasetError for invalid values (NaN, a singular cell, coincident atoms)."""
         from .ase_io import config_kwargs_from_ase
         return cls(weight=weight, identifier=identifier, path=path,
                    **config_kwargs_from_ase(atoms))

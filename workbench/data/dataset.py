@@ -185,6 +185,7 @@ class Dataset:
 
     @classmethod
     def from_configs(cls, configs) -> "Dataset":
+        """A data set holding the given Configuration objects (not copied)."""
         ds = cls()
         ds.add(configs)
         return ds

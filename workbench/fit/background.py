@@ -186,6 +186,8 @@ class BackgroundJob:
         return self._publisher.subscribe(callback)
 
     def start(self):
+        """Start the job on its background thread; returns at once. Raises LossError
+        when the job was already started."""
         if self._state != "created":
             raise LossError(f"this {self._label} was already started (state {self._state!r})")
         self._state = "running"

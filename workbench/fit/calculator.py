@@ -27,6 +27,8 @@ class ComputeArguments:
         return self.calculator.configs[self.index]
 
     def get_prediction(self):
+        """This configuration's predicted values at the current parameters (energy in
+        eV, then forces in eV/Å and stress in eV/Å³ when used), laid out as KLIFF does."""
         return self.calculator.get_prediction(self)
 
     def get_reference(self):

@@ -48,9 +48,11 @@ class _LightGraph:
         return key in self._store
 
     def keys(self):
+        """Names of the graph's fields (positions, edge indices, species, ...)."""
         return list(self._store)
 
     def to_dict(self):
+        """The fields as NumPy arrays (tensors converted)."""
         return {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v)
                 for k, v in self._store.items()}
 
@@ -111,6 +113,10 @@ class RadialGraph:
         return graph
 
     def forward(self, conf):
+        """The graph of one configuration: the atoms plus the periodic images within
+        ``n_layers × cutoff`` (Å) as nodes, and an edge each way between every two nodes
+        closer than ``cutoff``; energy and forces (NaN where absent), atomic numbers and
+        species indices attached. Raises DatasetError for a species not in the list."""
         import torch
         from ase.data import atomic_numbers
 

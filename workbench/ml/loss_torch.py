@@ -182,10 +182,12 @@ class LossNeuralNetworkModel:
 
     # Objective-like pieces used by the UI (LossMonitor reads x0() and names()).
     def x0(self):
+        """All network weights as one flat float vector (the starting point)."""
         return np.concatenate([p.detach().cpu().numpy().ravel().astype(float)
                                for p in self.calculator.parameters()])
 
     def names(self):
+        """Names of the entries of ``x0()``, ``"<layer>.<tensor>[k]"``."""
         out = []
         for key, m in self.calculator.models.items():
             prefix = "" if key is None else f"{key}."
@@ -194,9 +196,11 @@ class LossNeuralNetworkModel:
         return out
 
     def bounds(self):
+        """Network weights are unbounded: None."""
         return None
 
     def set_params(self, x):
+        """Write the flat vector ``x`` (layout of ``x0()``) into the network's weights."""
         x = np.asarray(x, dtype=float)
         k = 0
         with torch.no_grad():
@@ -207,6 +211,8 @@ class LossNeuralNetworkModel:
 
     # -- optimizer ---------------------------------------------------------------------
     def make_optimizer(self, method="Adam", lr=None, **kwargs):
+        """A ``torch.optim`` optimizer over the network's weights (case-insensitive
+        name, learning rate ``lr``). Raises LossError listing the valid names."""
         name = {m.lower(): m for m in TORCH_MINIMIZE_METHODS}.get(str(method).lower())
         cls = getattr(torch.optim, name or str(method), None)
         if cls is None or not isinstance(cls, type) or \

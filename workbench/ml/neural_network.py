@@ -158,10 +158,13 @@ class ModelTorch(torch.nn.Module):
 
     # -- flat parameter vector (for events, checkpoints, comparisons) -------------------
     def get_flat_params(self) -> np.ndarray:
+        """All weights and biases as one flat float vector (layer order)."""
         ps = [p.detach().cpu().numpy().ravel() for p in self.parameters()]
         return np.concatenate(ps).astype(float) if ps else np.zeros(0)
 
     def set_flat_params(self, x):
+        """Write a flat vector (layout of ``get_flat_params``) into the weights.
+        Raises ParameterError when its length does not match."""
         x = np.asarray(x, dtype=float)
         if x.size != sum(p.numel() for p in self.parameters()):
             raise ParameterError(f"flat parameter vector has {x.size} entries, the model "

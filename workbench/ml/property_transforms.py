@@ -37,9 +37,12 @@ class PropertyTransform:
         return self._keep_original
 
     def transform(self, dataset):
+        """Transform the property of every configuration in place (subclasses define how).
+        Raises DatasetError naming a configuration that lacks the property."""
         raise PropertyTransformError("This method is not implemented.")
 
     def inverse(self, dataset):
+        """Undo ``transform`` in place, with the statistics it computed."""
         raise PropertyTransformError("This method is not implemented.")
 
     def __call__(self, dataset):
@@ -47,6 +50,8 @@ class PropertyTransform:
 
     @staticmethod
     def get_configuration_list(dataset) -> list:
+        """The configurations of a Dataset, or the list itself. Raises
+        PropertyTransformError for anything else."""
         if hasattr(dataset, "get_configs"):
             return list(dataset.get_configs())
         if isinstance(dataset, (list, tuple)):

@@ -91,6 +91,8 @@ class BuiltinModel(Model):
         super().__init__(model_name or self.default_name or self.spec.name, params_transform)
 
     def init_model_params(self):
+        """The potential's parameters with their published defaults for the model's
+        species (eV, Å), one component per species or species pair as the spec lays out."""
         defaults = self.spec.default_params(self.species)
         out = OrderedDict()
         for ps in self.spec.params:
@@ -110,6 +112,7 @@ class BuiltinModel(Model):
         return {"species": list(self.species), "model_name": self.model_name}
 
     def get_influence_distance(self) -> float:
+        """The largest cutoff (Å) implied by the current parameters (for SW ``a·sigma``)."""
         return float(self.spec.influence_distance(self.spec_params()))
 
     def get_supported_species(self) -> dict[str, int]:

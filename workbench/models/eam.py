@@ -153,6 +153,8 @@ class EAM(BuiltinModel):
 
     # parameters ------------------------------------------------------------------
     def init_model_params(self):
+        """Knot values of the pair function (eV), density function and embedding
+        function (eV) for each species (pair), on the knot grid of the layout."""
         defaults = self.spec.default_params(self.species)
         out = OrderedDict()
         for ps in self.spec.params:
@@ -212,6 +214,7 @@ class EAM(BuiltinModel):
                 "clamped": sorted(self.layout.clamped)}
 
     def get_influence_distance(self) -> float:
+        """The spline tables' cutoff (Å)."""
         return float(self.layout.cutoff)
 
     def cutoff_param_names(self):

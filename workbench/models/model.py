@@ -76,6 +76,10 @@ class Model:
 
     # to be provided by subclasses ------------------------------------------------------
     def init_model_params(self) -> dict:
+        """The model's parameters at construction: an ordered ``{name: Parameter}``.
+
+        Subclasses define it; values are in the model's units (eV and Å for the built-in
+        potentials). Raises NotImplementedError on the abstract base."""
         raise NotImplementedError(f"{type(self).__name__} does not define init_model_params().")
 
     def compute(self, state: ModelState, forces: bool = True, stress: bool = False,
@@ -88,6 +92,9 @@ class Model:
         raise NotImplementedError(f"{type(self).__name__} does not implement compute().")
 
     def get_influence_distance(self) -> float:
+        """How far (Å) an atom's environment reaches: the neighbor-list cutoff the engine
+        uses (for three-body models the largest pair cutoff). Raises ModelError when the
+        model defines none."""
         dist = getattr(self, "influence_distance", None)
         if dist is None:
             raise ModelError(f"{type(self).__name__} does not define an influence distance.")
@@ -128,6 +135,9 @@ class Model:
 
     # parameter access ------------------------------------------------------------------
     def get_model_params(self) -> OrderedDict:
+        """The live ``{name: Parameter}`` mapping (values in the original space and the
+        model's units); edit parameters through ``set_opt_params``/``set_params`` so that
+        checks and transforms apply."""
         return self.model_params
 
     def get_params_dict(self, space: str = "original") -> dict[str, np.ndarray]:
@@ -143,6 +153,8 @@ class Model:
         return out
 
     def flat_param_names(self) -> list[str]:
+        """One name per parameter component, ``"A"`` for a scalar and ``"A[k]"`` for
+        component k of a vector parameter, in the order of ``get_params_dict``."""
         return [n if len(p) == 1 else f"{n}[{c}]"
                 for n, p in self.model_params.items() for c in range(len(p))]
 
@@ -360,6 +372,8 @@ class Model:
         return [n if len(self.model_params[n]) == 1 else f"{n}[{c}]" for n, c in self._opt_index()]
 
     def get_num_opt_params(self) -> int:
+        """Number of free (optimized) parameter components, the length of
+        ``get_opt_params()``."""
         return len(self._opt_index())
 
     def get_opt_params(self) -> np.ndarray:
@@ -391,6 +405,8 @@ class Model:
         return [self.model_params[n].get_bounds("transformed")[c] for n, c in self._opt_index()]
 
     def has_opt_params_bounds(self) -> bool:
+        """Whether any free component has a lower or upper bound (the optimizer then
+        needs a method that supports bounds, e.g. L-BFGS-B or trf)."""
         return any(lo is not None or hi is not None for lo, hi in self.get_opt_params_bounds())
 
     def get_opt_param_name_value_and_indices(self, k: int) -> tuple[str, float, int, int]:
@@ -423,6 +439,10 @@ class Model:
 
     @classmethod
     def _load_new(cls, path):
+        """A new model of this class built from a YAML file written by ``save``.
+
+        Raises ModelError naming the file when it holds another model type, and
+        ModelError/ConfigFileError for an unreadable or invalid file."""
         from workbench.models.io import load_model
 
         model = load_model(path)
@@ -457,6 +477,10 @@ class _LoadMethod:
             return cls._load_new
 
         def load(path="trained_model.yaml"):
+            """Load parameters from a YAML file written by ``save`` into this model.
+
+            Raises ModelError or ConfigFileError naming the file for an unreadable file,
+            a file written for another model type or species, or invalid values."""
             from workbench.models.io import load_into
 
             return load_into(obj, path)

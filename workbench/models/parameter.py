@@ -309,6 +309,8 @@ class Parameter:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Parameter":
+        """Rebuild a Parameter from ``to_dict()``'s output (value, fixed, bounds, name,
+        index, transform); values are validated as in the constructor."""
         p = cls(d["value"], fixed=d.get("fixed"), lower_bound=d.get("lower_bound"),
                 upper_bound=d.get("upper_bound"), name=d.get("name"), index=d.get("index"),
                 transform=d.get("transform"))

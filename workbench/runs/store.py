@@ -180,6 +180,7 @@ class RunStore:
             return _rows(self._db().execute(sql, params))
 
     def close(self):
+        """Close this process's connection (the store can be reopened by the next call)."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -260,6 +261,8 @@ class RunStore:
                            for i, f in history])
 
     def finish_run(self, run_id, status, message="", **fields) -> None:
+        """Mark a run ended with ``status`` (one of STATUSES) and a message, updating
+        any other fields given. Raises RunStoreError for an unknown status or run."""
         if status not in STATUSES:
             raise RunStoreError(f"unknown run status {status!r}; expected one of {STATUSES}")
         self.update_run(run_id, status=status, message=message, ended=time.time(),
@@ -304,6 +307,7 @@ class RunStore:
         return self._read(sql, params)
 
     def count_runs(self) -> int:
+        """Number of runs in the store."""
         with self._lock:
             return self._db().execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
@@ -338,12 +342,16 @@ class RunStore:
 
     # ------------------------------------------------------------------ annotations
     def rename(self, run_id, name: str) -> None:
+        """Give a run a display name (the id stays). Raises RunStoreError for an
+        unknown or ambiguous id."""
         self.update_run(self.resolve(run_id), name=str(name))
 
     def set_notes(self, run_id, notes: str) -> None:
+        """Replace a run's free-text notes."""
         self.update_run(self.resolve(run_id), notes=str(notes))
 
     def set_tags(self, run_id, tags) -> None:
+        """Replace a run's tags (stripped, deduplicated, sorted; empty ones dropped)."""
         clean = sorted({str(t).strip() for t in tags if str(t).strip()})
         self.update_run(self.resolve(run_id), tags=clean)
 
@@ -379,6 +387,7 @@ class RunStore:
 
     # ------------------------------------------------------------------ artifacts
     def artifact_dir(self, run_id) -> Path:
+        """The folder holding a run's artifact files."""
         return self.artifacts_dir / str(run_id)
 
     def add_artifact(self, run_id, name: str, source=None, text=None, data=None,
@@ -414,6 +423,7 @@ class RunStore:
                       (run_id, name, kind, str(path), sha256, size, time.time()))
 
     def get_artifacts(self, run_id) -> list[dict]:
+        """A run's artifacts (name, kind, path, sha256, size, created), oldest first."""
         return self._read("SELECT name, kind, path, sha256, size, created FROM artifacts "
                           "WHERE run_id = ? ORDER BY created", (self.resolve(run_id),))
 

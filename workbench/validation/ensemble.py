@@ -87,13 +87,16 @@ class EnsembleResult:
     phonon_frequencies: np.ndarray | None = None  # (M, K, bands)
 
     def values_of(self, name) -> np.ndarray:
+        """One property's value in each member (NaN where a member failed)."""
         return np.array([v.get(name, np.nan) for v in self.member_values], dtype=float)
 
     def mean(self) -> dict:
+        """Each property's mean over the members (failed members ignored)."""
         names = sorted({k for v in self.member_values for k in v})
         return {k: float(np.nanmean(self.values_of(k))) for k in names}
 
     def std(self) -> dict:
+        """Each property's sample standard deviation over the members."""
         names = sorted({k for v in self.member_values for k in v})
         return {k: float(np.nanstd(self.values_of(k), ddof=1)) if len(self.member_values) > 1
                 else float("nan") for k in names}
@@ -124,6 +127,7 @@ class EnsembleResult:
         return out
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict: central result, member values, failures, mean and std."""
         return {"central": self.central.to_dict(), "member_values": self.member_values,
                 "failed": self.failed, "mean": self.mean(), "std": self.std(),
                 "bands": self.bands()}

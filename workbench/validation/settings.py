@@ -85,10 +85,13 @@ class ValidationSettings:
             raise ValidationError(f"setting eos_points must be at least 5, got {self.eos_points}")
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "ValidationSettings":
+        """Settings from a dict (None: the defaults); unknown keys raise an error
+        listing the valid ones."""
         d = dict(d or {})
         known = {f.name for f in fields(cls)}
         bad = sorted(set(d) - known)

@@ -66,6 +66,7 @@ class ValidationResult:
         return {k: self.values[k] for k in SUMMARY_UNITS if k in self.values}
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the result (values in eV, Å, GPa, THz as labelled)."""
         return {"model": self.model, "structure": self.structure, "species": self.species,
                 "properties": list(self.properties), "settings": self.settings,
                 "values": self.values, "details": self.details,
@@ -74,11 +75,13 @@ class ValidationResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ValidationResult":
+        """Rebuild a result from ``to_dict()``'s output."""
         d = dict(d)
         d["properties"] = tuple(d.get("properties", ()))
         return cls(**d)
 
     def to_json(self, **kw) -> str:
+        """``to_dict()`` as JSON text (keyword arguments go to ``json.dumps``)."""
         return json.dumps(self.to_dict(), **kw)
 
 

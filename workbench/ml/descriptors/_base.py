@@ -234,6 +234,7 @@ class DescriptorBase:
 
     # --- API -----------------------------------------------------------------------------
     def get_size(self) -> int:
+        """Number of descriptor components per atom."""
         if self.mean is not None:
             return len(self.mean)
         return int(self.size)
@@ -242,26 +243,35 @@ class DescriptorBase:
         return self.get_size()
 
     def get_mean(self):
+        """Per-component mean used to normalise values (None before fitting the scaler)."""
         return self.mean
 
     def get_stdev(self):
+        """Per-component standard deviation used to normalise values (None before
+        fitting the scaler)."""
         return self.stdev
 
     def get_dtype(self):
+        """NumPy dtype of the computed values and derivatives."""
         return self.dtype
 
     def get_cutoff(self):
+        """``(cutoff function name, {species pair: cutoff distance in Å})``."""
         return self.cut_name, self.cut_dists
 
     def get_hyperparams(self):
+        """The descriptor's hyperparameters as given (KLIFF's layout)."""
         return self.hyperparams
 
     def state_dict(self) -> dict:
+        """Normalisation state (mean, stdev, size) for saving with a trained model."""
         return {"mean": None if self.mean is None else np.array(self.mean),
                 "stdev": None if self.stdev is None else np.array(self.stdev),
                 "size": self.size}
 
     def load_state_dict(self, data: dict) -> None:
+        """Restore what ``state_dict`` returned. Raises ValueError naming the missing or
+        inconsistent field."""
         try:
             mean, stdev, size = data["mean"], data["stdev"], data["size"]
         except (KeyError, TypeError) as e:

@@ -105,6 +105,7 @@ class Descriptor:
         return self._impl.get_size()
 
     def get_size(self) -> int:
+        """Number of descriptor components per atom."""
         return self.width
 
     def forward(self, config) -> np.ndarray:
