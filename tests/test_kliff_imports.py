@@ -33,8 +33,7 @@ from kliff.models import OptimizingParameters
 from kliff.analyzers import EnergyForcesRMSE
 """.splitlines()
 
-# module -> names of KLIFF 0.4's package reference (kliff.parallel is not provided:
-# see docs/kliff_compatibility.md)
+# module -> names of KLIFF 0.4's package reference
 KLIFF_REFERENCE = {
     "analyzers": ["EnergyForcesRMSE", "Fisher"],
     "calculators": ["Calculator", "CalculatorTorch"],
@@ -50,6 +49,7 @@ KLIFF_REFERENCE = {
     "models.parameter": ["Parameter", "OptimizingParameters"],
     "neighbor": ["NeighborList", "assemble_forces", "assemble_stress"],
     "nn": ["Dropout", "Linear", "Tanh"],
+    "parallel": ["parmap1", "parmap2", "get_MPI_world_size", "get_context"],
     "utils": ["length_equal", "torch_available", "split_string", "seed_all", "to_path",
               "download_dataset", "create_directory", "yaml_dump", "yaml_load",
               "pickle_dump", "pickle_load"],
