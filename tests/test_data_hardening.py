@@ -112,35 +112,98 @@ def test_gzip_files_are_read(tmp_path):
     assert "c.xyz.gz: cannot decompress it" in str(exc.value)
 
 
-# -- the ASE path applies the same rules ------------------------------------------------
-ASE_CASES = {
-    "nan_energy": (f"{CELL} energy=nan {PROPS}", "energy is nan; expected a finite number"),
-    "inf_force": (f"{CELL} {PROPS}", "forces contain NaN or inf (atom 0: inf)"),
-    "pbc_112": (f'{CELL} PBC="1 1 2" {PROPS}', "expected three flags of 1/0 or T/F"),
-    "singular": ('Lattice="1 0 0 2 0 0 0 0 1" ' + PROPS, "singular cell"),
-    "left_handed": ('Lattice="5 0 0 0 5 0 0 0 -5" ' + PROPS, "left-handed cell"),
+# -- the ASE path applies the same rules, in the same words ---------------------------------
+BAD_ATOM = "Si 0.0 0.0 0.0 0.1 inf 0.3\nSi 1.3575 1.3575 1.3575 -0.1 -0.2 -0.3\n"
+# name -> (comment line, atom lines, line of the defect, the message after "file, line N: ")
+SAME_MESSAGE_CASES = {
+    "nan_energy": (f"{CELL} energy=nan {PROPS}", ATOMS, 2,
+                   "energy is nan; expected a finite number"),
+    "inf_energy": (f'{CELL} PBC="T T T" Energy=-inf {PROPS}', ATOMS, 2,
+                   "energy is -inf; expected a finite number"),
+    "inf_forces": (f"{CELL} {PROPS}", BAD_ATOM, 3, "forces contain NaN or inf (atom 0: "
+                   "0.1 inf 0.3); expected finite numbers"),
+    "nan_coordinates": (f"{CELL} {PROPS}", ATOMS.replace("1.3575 -0.1", "nan -0.1"), 4,
+                        "coordinates contain NaN or inf (atom 1: 1.3575 1.3575 nan); "
+                        "expected finite numbers"),
+    "pbc_112": (f'{CELL} PBC="1 1 2" {PROPS}', ATOMS, 2,
+                "PBC='1 1 2'; expected three flags of 1/0 or T/F"),
+    "pbc_two_flags": (f'{CELL} PBC="T T" {PROPS}', ATOMS, 2,
+                      "PBC='T T'; expected three flags of 1/0 or T/F"),
+    "singular": ('Lattice="1 0 0 2 0 0 0 0 1" ' + PROPS, ATOMS, 2,
+                 "singular cell (determinant 0); expected three linearly independent "
+                 "lattice vectors"),
+    "left_handed": ('Lattice="5 0 0 0 5 0 0 0 -5" PBC="1 1 1" ' + PROPS, ATOMS, 2,
+                    "left-handed cell (determinant -125 < 0); expected a1, a2, a3 to follow "
+                    "the right-hand rule"),
+    "nan_cell": ('Lattice="5 0 0 0 nan 0 0 0 5" ' + PROPS, ATOMS, 2,
+                 "cell contains NaN or inf (5.0 0.0 0.0 0.0 nan 0.0 0.0 0.0 5.0); expected "
+                 "finite numbers"),
+    "nan_stress": (f'{CELL} stress="1 2 3 4 5 6 7 nan 9" {PROPS}', ATOMS, 2,
+                   "stress contains NaN or inf (1.0 5.0 9.0 nan 7.0 4.0); expected finite "
+                   "numbers"),
+    "dummy_species": (f"{CELL} {PROPS}", ATOMS.replace("Si 1.3575", "X 1.3575"), 4,
+                      "unknown element symbol 'X' (atom 1); expected a chemical symbol such "
+                      "as Si or C"),
 }
 
 
-@pytest.mark.parametrize("name", sorted(ASE_CASES))
-@pytest.mark.parametrize("fmt", ["xyz", "extxyz", "ase"])
-def test_both_paths_refuse_the_same_files(tmp_path, name, fmt):
-    comment, fragment = ASE_CASES[name]
-    atoms = ATOMS.replace("0.1 0.2", "inf 0.2", 1) if name == "inf_force" else ATOMS
+@pytest.mark.parametrize("name", sorted(SAME_MESSAGE_CASES))
+def test_both_paths_give_the_same_message(tmp_path, name):
+    comment, atoms, line, message = SAME_MESSAGE_CASES[name]
     p = write(tmp_path, f"{name}.xyz", frame(comment.replace(":force:", ":forces:"), atoms))
+    got = {}
+    for fmt in ("xyz", "extxyz", "ase"):
+        with pytest.raises(DatasetError) as exc:
+            Dataset(p, file_format=fmt)
+        err = exc.value
+        assert (err.path, err.line) == (str(p), line), fmt
+        got[fmt] = str(err)
+    assert got == dict.fromkeys(got, f"{p}, line {line}: {message}")
+
+
+def test_both_paths_locate_a_bad_frame_alike(tmp_path):
+    good = frame(f'{CELL} PBC="1 1 1" Energy=-1.0 {PROPS}')
+    bad = frame(f"{CELL} Energy=-2.0 {PROPS}", BAD_ATOM)
+    p = write(tmp_path, "frames.xyz", good + good + bad)
+    messages = set()
+    for fmt in ("xyz", "extxyz", "ase"):
+        with pytest.raises(DatasetError) as exc:
+            Dataset(p, file_format=fmt)
+        assert exc.value.line == 11, fmt
+        messages.add(str(exc.value))
+    assert messages == {f"{p}, line 11: frame 2: forces contain NaN or inf (atom 0: 0.1 inf "
+                        "0.3); expected finite numbers"}
+    # ASE alone would stop at the blank line (two configurations, silently): refused
+    messages = set()
+    for fmt in ("extxyz", "ase"):
+        with pytest.raises(DatasetError) as exc:
+            Dataset(write(tmp_path, "fine.xyz", good + "\n" + good), file_format=fmt)
+        messages.add(str(exc.value))
+    assert messages == {f"{tmp_path / 'fine.xyz'}, line 6: ASE read 1 frame(s) of the 2 this "
+                        "file holds (it stops at a blank line between frames); expected "
+                        "frames back to back, or read it with file_format='xyz'"}
+    assert len(Dataset(tmp_path / "fine.xyz")) == 2
+    # KLIFF writes PBC="1 1 1": both paths read it (ASE alone would keep it as info)
+    ok = write(tmp_path, "ok.xyz", good + good.replace('"1 1 1"', '"1 1 0"'))
+    for fmt in ("xyz", "extxyz", "ase"):
+        assert [c.PBC for c in Dataset(ok, file_format=fmt)] == [[True] * 3,
+                                                                  [True, True, False]], fmt
+
+
+def test_files_without_lines_are_located_by_frame(tmp_path):
+    import ase.io
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    frames = [read_config(write(tmp_path, "a.xyz", frame(f"{CELL} Energy=-1 {PROPS}"))
+                          ).to_ase() for _ in range(2)]
+    frames[1].calc = SinglePointCalculator(frames[1], energy=float("nan"),
+                                           forces=frames[1].calc.results["forces"])
+    p = tmp_path / "run.traj"
+    ase.io.write(p, frames)
     with pytest.raises(DatasetError) as exc:
-        Dataset(p, file_format=fmt)
-    err = exc.value
-    assert err.path == str(p)
-    if fmt == "xyz":
-        assert err.line in (2, 3)
-    else:
-        assert str(err).startswith(f"{p}: frame 0: ")
-    if name == "inf_force" and fmt == "xyz":
-        fragment = "NaN or inf in the forces"
-    if name == "nan_energy" and fmt == "xyz":
-        fragment = "Energy contains NaN or inf ('nan')"
-    assert fragment in str(err)
+        Dataset(p, file_format="ase")
+    assert exc.value.line is None
+    assert str(exc.value) == f"{p}: frame 1: energy is nan; expected a finite number"
 
 
 # -- KLIFF parity: force spellings, 9-value stress, frames, columns that are not forces --
@@ -216,8 +279,10 @@ def si2(**kw):
 
 @pytest.mark.parametrize("attr,value,fragment", [
     ("energy", math.nan, "energy is nan"),
-    ("forces", [[0, 0, 0], [0, math.inf, 0]], "forces contain NaN or inf (atom 1: inf)"),
-    ("stress", [0, 0, 0, 0, math.nan, 0], "stress contain NaN or inf (entry 4: nan)"),
+    ("forces", [[0, 0, 0], [0, math.inf, 0]],
+     "forces contain NaN or inf (atom 1: 0.0 inf 0.0)"),
+    ("stress", [0, 0, 0, 0, math.nan, 0], "stress contains NaN or inf (0.0 0.0 0.0 0.0 nan "
+                                          "0.0)"),
     ("coords", [[0, 0, 0], [math.nan, 0, 0]], "coordinates contain NaN or inf"),
     ("cell", np.diag([5.0, 5.0, -5.0]), "left-handed cell"),
     ("cell", np.zeros((3, 3)), "singular cell"),
@@ -243,7 +308,7 @@ def test_in_place_edits_are_caught_at_pack_and_fingerprints(tmp_path):
     good, bad = si2(identifier="good"), si2()
     bad.coords[1, 0] = np.nan          # no setter sees this
     with pytest.raises(DatasetError, match=r"configuration 1 \(unnamed\): coordinates "
-                                           r"contain NaN or inf \(atom 1: nan\)"):
+                                           r"contain NaN or inf \(atom 1: nan 1.3 1.3\)"):
         pack([good, bad], 3.0)
     bad.coords[1, 0] = 1.3
     bad.forces = np.zeros((2, 3))

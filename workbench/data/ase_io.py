@@ -8,9 +8,11 @@ after ``ase.io.read``) and, failing that, from ``atoms.info`` (``energy``/``Ener
 convention, so it is copied without sign or unit change; nine values are reduced to Voigt
 order as ASE does (:data:`workbench.data.checks.VOIGT_FROM_NINE`).
 
-Values are checked by the same rules as the extended-XYZ reader
-(:mod:`workbench.data.checks`, through ``Configuration``); a ``PBC`` that ASE could not
-read as three flags (it keeps it in ``atoms.info``) is refused as the reader refuses it.
+Values are checked by the same function as the extended-XYZ reader's
+(:func:`workbench.data.checks.frame_problem`) and a problem is reported in the same words,
+located by file line when the file is extended XYZ (so both readers give the same message
+for the same defect) and by frame otherwise.  A ``PBC`` key (ASE reads only ``pbc`` and
+keeps ``PBC`` in ``atoms.info``, as KLIFF writes it) is read by the reader's rule.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from workbench.errors import DatasetError
 
-from .checks import stress_to_voigt
+from .checks import frame_problem, parse_pbc, stress_to_voigt
 from .extxyz import FORCE_NAMES
 
 #: File-name patterns searched in directories, per format.
@@ -43,9 +45,32 @@ def _results(atoms):
     return dict(getattr(calc, "results", {}) or {}) if calc is not None else {}
 
 
-def config_kwargs_from_ase(atoms, path=None, frame=None) -> dict:
-    """Configuration keyword arguments from an ``ase.Atoms``; ``path``/``frame`` only
-    locate an error."""
+def _stress_as_given(atoms, res):
+    """The stress in the order a file gives it: 6 Voigt values, or the 9 of a 3x3 tensor
+    in file order (ASE fills the matrix column by column)."""
+    stress = res.get("stress")
+    if stress is None:
+        stress = atoms.info.get("stress", atoms.info.get("Stress"))
+    if stress is None:
+        return None
+    stress = np.asarray(stress, dtype=np.float64)
+    return stress.reshape(3, 3).ravel(order="F") if stress.size == 9 else stress.ravel()
+
+
+def _pbc(atoms):
+    """ASE's flags, unless the file spelled the key ``PBC`` (ASE reads only ``pbc`` and
+    keeps the other spelling, parsed or not, in ``atoms.info``): then the file's flags by
+    the extended-XYZ reader's rule, or ``(None, problem)``."""
+    spelled = [k for k in atoms.info if k.lower() == "pbc"]
+    if spelled:
+        return parse_pbc(atoms.info[spelled[0]])
+    return [bool(p) for p in atoms.get_pbc()], None
+
+
+def config_kwargs_from_ase(atoms, path=None, frame=None, locate=None) -> dict:
+    """Configuration keyword arguments from an ``ase.Atoms``, checked by the rules of the
+    extended-XYZ reader (:func:`workbench.data.checks.frame_problem`); ``path``/``frame``
+    (and ``locate``, see :func:`frame_error`) only locate an error."""
     res = _results(atoms)
     energy = res.get("energy", res.get("free_energy"))
     if energy is None:
@@ -56,27 +81,85 @@ def config_kwargs_from_ase(atoms, path=None, frame=None) -> dict:
             if name.lower() in FORCE_NAMES:
                 forces = atoms.arrays[name]
                 break
-    stress = res.get("stress")
-    if stress is None:
-        stress = atoms.info.get("stress", atoms.info.get("Stress"))
-    if stress is not None:
-        stress = np.asarray(stress, dtype=np.float64)
-        if stress.size == 9:
-            stress = stress_to_voigt(np.asarray(stress).reshape(3, 3).ravel(order="F"))
-    unread = [k for k in atoms.info if k.lower() == "pbc"]
-    if unread:
-        where = "" if frame is None else f"frame {frame}: "
-        raise DatasetError(f"{where}PBC={atoms.info[unread[0]]!r}; expected three flags of "
-                           "1/0 or T/F", path)
-    return {
+    stress = _stress_as_given(atoms, res)
+    pbc, problem = _pbc(atoms)
+    if problem:
+        raise frame_error(problem, path, frame, None, locate)
+    kw = {
         "cell": np.array(atoms.get_cell()[:], dtype=np.float64),
         "species": list(atoms.get_chemical_symbols()),
         "coords": np.array(atoms.get_positions(), dtype=np.float64),
-        "PBC": [bool(p) for p in atoms.get_pbc()],
+        "PBC": pbc,
         "energy": None if energy is None else float(energy),
         "forces": None if forces is None else np.array(forces, dtype=np.float64),
         "stress": stress,
     }
+    got = frame_problem(kw["cell"], pbc, kw["species"], kw["coords"], kw["energy"],
+                        kw["forces"], stress)
+    if got:
+        raise frame_error(got[1], path, frame, got[0], locate)
+    if stress is not None:
+        kw["stress"] = stress_to_voigt(stress)
+    return kw
+
+
+def frame_error(problem, path, frame, atom, locate=None) -> DatasetError:
+    """A DatasetError located as the extended-XYZ reader locates it: the file's line
+    (``locate`` gives each frame's count-line number, see :func:`frame_first_lines`) and,
+    past the first frame, "frame k: "; for files without such lines, the frame."""
+    if locate is None:  # the per-atom problems name their atom
+        return DatasetError(problem if frame is None else f"frame {frame}: {problem}", path)
+    line = locate[frame] + 1 + (0 if atom is None else 1 + atom)
+    return DatasetError(f"frame {frame}: {problem}" if frame else problem, path, line)
+
+
+def frame_first_lines(path):
+    """Line numbers of the atom-count lines of every frame of an extended-XYZ file, or
+    None if ``path`` is not laid out so (another format)."""
+    from .extxyz import _read_text, split_lines
+
+    try:
+        lines = split_lines(_read_text(path))
+    except DatasetError:
+        return None
+    firsts, k = [], 0
+    while k < len(lines):
+        if not lines[k].strip():
+            k += 1
+            continue
+        count = lines[k].strip()
+        if not (count.isdigit() and count.isascii()):
+            return None
+        firsts.append(k + 1)
+        k += int(count) + 2
+    return firsts or None
+
+
+def configs_with_ase(path, file_format, weight=None) -> list:
+    """Configurations of every frame ASE reads from ``path`` (identifiers ``path@k`` when
+    there are several), with the extended-XYZ reader's checks and messages."""
+    from .configuration import Configuration
+
+    frames = read_with_ase(path, file_format)
+    locate = frame_first_lines(path)
+    if locate is not None and len(locate) != len(frames):
+        if len(locate) < len(frames):
+            locate = None  # not the layout guessed: locate by frame
+        else:
+            raise DatasetError(
+                f"ASE read {len(frames)} frame(s) of the {len(locate)} this file holds (it "
+                f"stops at a blank line between frames); expected frames back to back, "
+                f"or read it with file_format='xyz'", path, locate[len(frames)])
+    many = len(frames) > 1
+    out = []
+    for k, atoms in enumerate(frames):
+        kw = config_kwargs_from_ase(atoms, path, k, locate)
+        try:
+            out.append(Configuration(weight=weight, identifier=f"{path}@{k}" if many
+                                     else str(path), path=path, **kw))
+        except DatasetError as exc:
+            raise DatasetError(f"frame {k}: {exc.reason}", path) from None
+    return out
 
 
 def config_to_ase(config):

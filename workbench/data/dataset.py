@@ -9,8 +9,7 @@ from pathlib import Path
 
 from workbench.errors import DatasetError, DatasetErrors
 
-from .ase_io import PATTERNS, config_kwargs_from_ase, read_with_ase
-from .checks import configuration_problems
+from .ase_io import PATTERNS, configs_with_ase
 from .configuration import Configuration
 from .extxyz import read_extxyz_frames, write_extxyz
 
@@ -125,22 +124,7 @@ class Dataset:
             many = len(frames) > 1
             return [Configuration(weight=weight, identifier=f"{f}@{k}" if many else str(f),
                                   path=f, **d) for k, d in enumerate(frames)]
-        frames = read_with_ase(f, self.file_format)
-        many = len(frames) > 1
-        out = []
-        for k, atoms in enumerate(frames):
-            ident = f"{f}@{k}" if many else str(f)
-            kw = config_kwargs_from_ase(atoms, f, k)
-            problems = configuration_problems(kw["cell"], kw["species"], kw["coords"],
-                                              kw["PBC"], kw["energy"], kw["forces"],
-                                              kw["stress"])
-            if problems:  # the extended-XYZ reader's rules, located by frame
-                raise DatasetError(f"frame {k}: {'; '.join(problems)}", f)
-            try:
-                out.append(Configuration(weight=weight, identifier=ident, path=f, **kw))
-            except DatasetError as exc:
-                raise DatasetError(f"frame {k}: {exc.reason}", f) from None
-        return out
+        return configs_with_ase(f, self.file_format, weight)
 
     def add_configs(self, path, weight=None) -> list[Configuration]:
         """Read ``path`` and append its configurations; returns the new ones."""

@@ -41,9 +41,7 @@ from workbench.atomic import write_text_atomic
 from workbench.errors import DatasetError
 
 from .checks import KNOWN_SPECIES as _KNOWN_SPECIES
-from .checks import VOIGT_FROM_NINE, cell_problem
-
-_TRUE = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+from .checks import atoms_problem, header_problem, parse_pbc, stress_to_voigt
 _KV = re.compile(
     r"\s*([^\s=\"']+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|\{([^}]*)\}|([^\s\"'{]+)))?"
 )
@@ -161,11 +159,7 @@ def _floats(text, what, count, path, line):
         want = "a finite number" if count == 1 else f"{count} finite numbers"
         raise _err(f"{what} value {text.strip()!r} is not numeric; expected {want}",
                    path, line)
-    vals = np.array(vals, dtype=np.float64)
-    if not np.all(np.isfinite(vals)):
-        raise _err(f"{what} contains NaN or inf ({text.strip()!r}); expected finite numbers",
-                   path, line)
-    return vals
+    return np.array(vals, dtype=np.float64)  # NaN/inf: see checks.header_problem
 
 
 def parse_properties(prop: str, path=None, line: int = 2):
@@ -255,13 +249,9 @@ def parse_header(count_line: str, comment: str, path=None, first: int = 1) -> He
 
     pbc = None
     if "pbc" in lower:
-        toks = lower["pbc"].split()
-        try:
-            pbc = [_TRUE[t.lower()] for t in toks]
-        except KeyError:
-            pbc = []
-        if len(pbc) != 3:
-            raise _err(f"PBC={lower['pbc']!r}; expected three flags of 1/0 or T/F", path, cl)
+        pbc, problem = parse_pbc(lower["pbc"])
+        if problem:
+            raise _err(problem, path, cl)
     if "lattice" in lower:
         cell = _floats(lower["lattice"], "Lattice", 9, path, cl).reshape(3, 3)
         if pbc is None:
@@ -273,18 +263,18 @@ def parse_header(count_line: str, comment: str, path=None, first: int = 1) -> He
         if any(pbc):
             raise _err(f"PBC={lower['pbc']!r} is periodic but no Lattice is given; "
                        'expected Lattice="a1 a2 a3" (9 numbers)', path, cl)
-    if any(pbc) or "lattice" in lower and np.any(cell):
-        problem = cell_problem(cell, pbc)
-        if problem:
-            raise _err(problem, path, cl)
     h.cell, h.pbc = cell, pbc
     h.energy = None
     if "energy" in lower:
         h.energy = float(_floats(lower["energy"], "Energy", 1, path, cl)[0])
     h.stress = None
+    stress = None
     if "stress" in lower:
-        s = _floats(lower["stress"], "Stress", (6, 9), path, cl)
-        h.stress = s if s.size == 6 else s[list(VOIGT_FROM_NINE)]
+        stress = _floats(lower["stress"], "Stress", (6, 9), path, cl)
+        h.stress = stress_to_voigt(stress)
+    problem = header_problem(cell, pbc, h.energy, stress)
+    if problem:
+        raise _err(problem, path, cl)
     return h
 
 
@@ -436,14 +426,14 @@ def _diagnose(body, ncol, prop, text, path, species_col, pos_col, force_col, fir
         _column_error(rows, ncol, lens, prop, text, path, first)
     arr = np.array(rows)
     species = arr[:, species_col[3]].tolist()
-    bad = set(species) - _KNOWN_SPECIES
-    if bad:
-        k = next(i for i, s in enumerate(species) if s in bad)
-        raise _err(f"unknown element symbol {species[k]!r}; expected a chemical symbol such "
-                   "as Si or C", path, first + k)
-    _numeric(arr, rows, pos_col, "coordinates", path, first)
-    if force_col is not None:
-        _numeric(arr, rows, force_col, "forces", path, first)
+    coords = forces = None
+    if not set(species) - _KNOWN_SPECIES:  # else atoms_problem names the species first
+        coords = _numeric(arr, pos_col, "coordinates", path, first)
+        if force_col is not None:
+            forces = _numeric(arr, force_col, "forces", path, first)
+    got = atoms_problem(species, coords, forces)
+    if got:
+        raise _err(got[1], path, first + got[0])
 
 
 def _column_error(rows, ncol, lens, prop, text, path, first=3):
@@ -461,7 +451,9 @@ def _column_error(rows, ncol, lens, prop, text, path, first=3):
                        f"(Properties={prop})", path, first + k)
 
 
-def _numeric(arr, rows, col, what, path, first=3):
+def _numeric(arr, col, what, path, first=3):
+    """The column block as floats (NaN/inf included: see checks.atoms_problem); a token
+    that is not a plain decimal number names its line."""
     _, _, cnt, start = col
     block = arr[:, start:start + cnt]
     for k in range(block.shape[0]):
@@ -469,12 +461,7 @@ def _numeric(arr, rows, col, what, path, first=3):
             if parse_number(str(tok)) is None:
                 raise _err(f"non-numeric value {str(tok)!r} in the {what}; expected {cnt} "
                            "numbers in plain decimal notation", path, first + k)
-    vals = block.astype(np.float64)
-    if not np.isfinite(vals).all():
-        k = int(np.argwhere(~np.isfinite(vals))[0, 0])
-        raise _err(f"NaN or inf in the {what} ({' '.join(block[k])}); expected finite numbers",
-                   path, first + k)
-    return vals
+    return block.astype(np.float64)
 
 
 # ---------------------------------------------------------------------------------------
