@@ -46,7 +46,7 @@ def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeyp
     assert mon.is_torch and mon.method_w.value == "Adam"
     assert {"Adam", "SGD"} <= set(mon.method_w.options)
     assert "L-BFGS-B" not in mon.method_w.options
-    assert "neural network 30→5→1 (Si, 161 weights) · 20 configurations · not fitted yet" \
+    assert "neural network 30→5→1 (Si, 161 weights) · 20 configurations (18 fitted) · not fitted yet" \
         in wb.title_w.value
     # the table is a summary, not 161 editable rows
     table = wb.params
@@ -80,14 +80,16 @@ def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeyp
     assert events[0].kind == "started" and events[-1].kind == "finished"
     assert [e.kind for e in events] == mon.event_kinds
     # the loss curve: one point per epoch, falling
+    # (per configuration: 18 trained, 2 held out by the network's default split)
     xs, ys = list(mon.loss_fig.data[0].x), list(mon.loss_fig.data[0].y)
-    assert xs == list(range(12)) and ys == [f for _, f in s.history]
+    assert xs == list(range(12)) and ys == [f / 18 for _, f in s.history]
     assert ys[-1] < 0.8 * ys[0]
     assert len(mon.param_fig.data) == 0
     assert mon.loss_fig.layout.xaxis.title.text == "epoch"
     assert "epoch 12" in mon.status_w.value and "best loss" in mon.status_w.value
     # the best epoch's weights are in the model; the fingerprints left no files here
-    assert s.best_loss == min(ys) and np.array_equal(flat(net), s.best_params)
+    assert s.best_loss == min(f for _, f in s.history)
+    assert np.array_equal(flat(net), s.best_params)
     assert not np.allclose(flat(net), w0)
     assert list(tmp_path.iterdir()) == []
     assert not mon.start_w.disabled and not table.locked
@@ -100,7 +102,7 @@ def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeyp
     assert mon.wait(60) and mon.session is not s and mon.session.state == "finished"
     assert wb.training.calculator is calc
     assert not any("fingerprints" in v for v in statuses)
-    assert mon.session.history[0][1] < ys[0]
+    assert mon.session.history[0][1] / 18 < ys[0]
 
 
 def test_pause_and_stop_keep_the_best_epoch(configs):
@@ -130,7 +132,7 @@ def test_pause_and_stop_keep_the_best_epoch(configs):
     assert s.state == "stopped" and 0 < s.iteration < 100000
     losses = [f for _, f in s.history]
     assert len(losses) == s.iteration
-    assert list(mon.loss_fig.data[0].y) == losses
+    assert list(mon.loss_fig.data[0].y) == [f / 18 for f in losses]
     k = int(np.argmin(losses))
     assert s.best_loss == losses[k] and s.best_epoch == s.history[k][0]
     # the model holds the best epoch's weights and its loss is below the first epoch's
@@ -180,8 +182,9 @@ def test_analysis_after_training_and_epochs_on_the_axis(configs):
     assert wb.analysis.error is None, wb.analysis.error
     result = wb.analysis.result
     train = result["parts"]["train"]
-    assert result["fisher"] is None and len(train["index"]) == len(configs)
-    e_ref = np.array([c.energy / c.get_num_atoms() for c in configs])
+    trained = wb.state.fit_configs()
+    assert result["fisher"] is None and len(train["index"]) == len(trained) == 18
+    e_ref = np.array([c.energy / c.get_num_atoms() for c in trained])
     np.testing.assert_allclose(train["ref_e"], e_ref)
     assert np.all(np.isfinite(train["pred_e"])) and train["energy_rmse"] > 0
     assert train["energy_rmse"] == pytest.approx(
@@ -193,3 +196,74 @@ def test_analysis_after_training_and_epochs_on_the_axis(configs):
     assert "neural network" in view.status_w.value
     # no parameter plot is left empty: the parameter figure is hidden for networks
     assert mon.param_box.layout.display == "none"
+
+
+def half_square_loss(model, configs) -> float:
+    """½‖u‖² of the workbench's default residual (energy and forces, divided by the
+    number of atoms), from predictions of the model's ASE calculator: an evaluation path
+    of its own (one Atoms at a time, no CalculatorTorch, no loss class)."""
+    total = 0.0
+    for c in configs:
+        atoms = c.to_ase()
+        atoms.calc = model.ase_calculator()
+        n = c.get_num_atoms()
+        u_e = c.config_weight * c.energy_weight * (atoms.get_potential_energy() - c.energy) / n
+        u_f = c.config_weight * c.forces_weight * (atoms.get_forces() - c.forces) / n
+        total += 0.5 * (u_e ** 2 + float(np.sum(u_f ** 2)))
+    return total
+
+
+def test_train_and_test_loss_curves_per_epoch(configs):
+    """The network's default split holds out 10 % (settable in the Data tab); the loss
+    figure shows the train and test curves per configuration against epochs, equal to
+    losses recomputed here through another evaluation path; a re-displayed Workbench
+    redraws both from the job."""
+    import copy
+
+    net = network()
+    wb = Workbench(configs, net)
+    train, test = wb.state.fit_configs(), wb.state.test_configs()
+    assert (len(train), len(test)) == (18, 2)
+    assert wb.browser.test_fraction_w.value == 0.1
+    assert wb.to_config()["dataset"]["test_fraction"] == 0.1
+    start = copy.deepcopy(net)
+    mon = wb.monitor
+    # one batch per epoch, last epoch's weights kept: epoch 0's training loss is the loss
+    # at the starting weights, the last test point the test loss of the final weights
+    mon.options_w.value = "{epochs: 4, batch_size: 18, lr: 0.01, keep_best: false}"
+    mon.start_w.click()
+    assert mon.wait(120) and mon.session.state == "finished", mon.session.result.message
+    curves = wb.state.job.curves()
+    # the normalization is the training set's, computed when the training was prepared
+    start.descriptor.mean, start.descriptor.stdev = net.descriptor.mean, net.descriptor.stdev
+    assert curves["epoch"] == [0, 1, 2, 3] and (curves["n_train"], curves["n_test"]) == (18, 2)
+    # the network computes in float32 (eps 1.2e-7); sums of a few hundred terms in
+    # another order agree to a few eps
+    import torch
+
+    assert net.dtype == torch.float32
+    assert curves["train"][0] == pytest.approx(half_square_loss(start, train) / 18, rel=1e-6)
+    assert curves["test"][-1] == pytest.approx(half_square_loss(net, test) / 2, rel=1e-6)
+    assert curves["test"][-1] != pytest.approx(half_square_loss(start, test) / 2, rel=1e-4)
+    assert curves["train"][-1] < curves["train"][0]
+    # each epoch's event carries its test loss (the sum; the curve is per configuration)
+    its = [e for e in wb.state.job.snapshot() if e.kind == "iteration"]
+    assert its[-1].test_loss == pytest.approx(curves["test"][-1] * 2, rel=1e-12)
+    fig = mon.loss_fig
+    assert [t.name for t in fig.data] == ["train", "test"]
+    assert list(fig.data[0].x) == [0, 1, 2, 3] and list(fig.data[1].x) == [0, 1, 2, 3]
+    assert list(fig.data[0].y) == curves["train"] and list(fig.data[1].y) == curves["test"]
+    assert fig.layout.yaxis.title.text == "loss per configuration"
+    assert fig.layout.xaxis.title.text == "epoch"
+    # a re-displayed Workbench draws new figures from the job's history
+    wb.redraw()
+    assert mon.loss_fig is not fig
+    assert list(mon.loss_fig.data[1].y) == curves["test"]
+    assert list(mon.loss_fig.data[0].y) == curves["train"]
+    # a split set to 0 in the Data tab: no test curve
+    wb.browser.random_split(0.0, 0)
+    mon.options_w.value = "{epochs: 2, batch_size: 20, lr: 0.01}"
+    mon.start_w.click()
+    assert mon.wait(120) and mon.session.state == "finished"
+    assert wb.state.job.curves()["test"] is None and list(mon.loss_fig.data[1].y) == []
+    assert wb.state.job.curves()["n_train"] == 20

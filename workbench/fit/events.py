@@ -24,7 +24,8 @@ class FitEvent:
     ``params`` and ``best_params`` are private copies (the optimizer never changes them
     afterwards). ``loss``/``best_loss`` are ``None`` before the first finite evaluation.
     ``elapsed`` is the running time in seconds (paused time and compile time excluded);
-    ``compile_time`` the seconds spent compiling kernels before the first evaluation.
+    ``compile_time`` the seconds spent compiling kernels before the first evaluation;
+    ``test_loss`` a training's loss on its held-out configurations after the epoch.
     ``message`` carries the stop reason, the non-finite-evaluation report or the
     traceback of a failure.
     """
@@ -40,6 +41,7 @@ class FitEvent:
     elapsed: float = 0.0
     message: str = ""
     compile_time: float = 0.0
+    test_loss: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:

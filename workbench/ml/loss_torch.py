@@ -19,6 +19,7 @@ Training runs as a :class:`TrainingSession`.
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,22 @@ class LossNeuralNetworkModel:
                 p.copy_(torch.as_tensor(x[k:k + n], dtype=p.dtype).view_as(p))
                 k += n
 
+    def held_out(self, configs) -> "LossNeuralNetworkModel":
+        """The same loss (model, residual, flags, convention) over ``configs``, e.g. a
+        test set: its fingerprints are normalized with this loss's training statistics
+        (the descriptor keeps them)."""
+        calc = self.calculator
+        gpu = False if calc.device.type == "cpu" else (calc.device.index or 0)
+        other = (type(calc)(calc.model, gpu) if None in calc.models
+                 else type(calc)(dict(calc.models), gpu))
+        with tempfile.TemporaryDirectory(prefix="workbench-fingerprints-") as tmp:
+            other.create(list(configs), use_energy=calc.use_energy, use_forces=calc.use_forces,
+                         use_stress=calc.use_stress,
+                         fingerprints_filename=Path(tmp) / "fingerprints.pkl", reuse=False)
+        return LossNeuralNetworkModel(other, nprocs=self.nprocs, residual_fn=self.residual_fn,
+                                      residual_data=dict(self.residual_data),
+                                      convention=self.convention)
+
     # -- optimizer ---------------------------------------------------------------------
     def make_optimizer(self, method="Adam", lr=None, **kwargs):
         """A ``torch.optim`` optimizer over the network's weights (case-insensitive
@@ -271,13 +288,14 @@ class LossNeuralNetworkModel:
                          lr=0.001, **kwargs) -> TrainingSession:
         """A (not started) :class:`TrainingSession`; extra keywords go to the torch
         optimizer, except the session's own (``keep_best``, ``shuffle``, ``final_eval``,
-        ``time_limit``, ``publish_hz``, and the run store's ``store``, ``name``, ``tags``);
+        ``time_limit``, ``publish_hz``, ``test_loss``, and the run store's ``store``,
+        ``name``, ``tags``);
         ``keep_best``, ``shuffle`` and ``final_eval`` default by the convention."""
         kliff = self.convention == "kliff"
         own = {"keep_best": not kliff, "shuffle": not kliff, "final_eval": kliff}
         own.update({k: kwargs.pop(k) for k in
                     ("keep_best", "shuffle", "final_eval", "time_limit", "publish_hz",
-                     "store", "name", "tags", "on_epoch")
+                     "store", "name", "tags", "on_epoch", "test_loss")
                     if k in kwargs})
         return TrainingSession(self, method=method, batch_size=batch_size,
                                num_epochs=num_epochs, start_epoch=start_epoch, lr=lr,

@@ -10,6 +10,12 @@ reason (finished, stopped, failed).  A batch whose loss, gradient or updated wei
 NaN/inf ends the training ("failed", with a message naming the epoch and the batch's
 configurations) with the weights from before that step: never a run of NaN epochs.
 
+With a ``test_loss`` (the same loss over held-out configurations, sharing the model) the
+session also evaluates the test loss after every epoch, with that epoch's final weights
+in evaluation mode, and records it (``test_history``, the events' ``test_loss``):
+:meth:`TrainingSession.curves` gives both curves per configuration, so a train curve and a
+test curve over sets of different sizes can be compared.
+
 The thread, control and timing machinery is :class:`workbench.fit.background.BackgroundJob`.
 """
 
@@ -47,6 +53,8 @@ class TrainingSession(BackgroundJob):
         publish_hz: at most this many epoch events per second reach subscribers.
         store, name, tags: the run store the training is recorded in (see ``FitSession``;
             "default" is the default store, None records nothing) and the run's labels.
+        test_loss: a loss of the same kind over held-out configurations of the same
+            model; its value is computed after every epoch (never trained on).
     """
 
     pause = BackgroundJob._pause
@@ -57,7 +65,7 @@ class TrainingSession(BackgroundJob):
     def __init__(self, loss, method="Adam", batch_size=100, num_epochs=100, start_epoch=0,
                  lr=0.001, options=None, keep_best=True, shuffle=True, time_limit=None,
                  publish_hz=10.0, store="default", name=None, tags=None, final_eval=False,
-                 on_epoch=None):
+                 on_epoch=None, test_loss=None):
         if int(num_epochs) < 0:
             raise LossError(f"num_epochs={num_epochs!r}: expected an integer >= 0")
         if int(batch_size) < 1:
@@ -79,6 +87,8 @@ class TrainingSession(BackgroundJob):
         self.final_loss: tuple[int, float] | None = None
         self.time_limit = None if time_limit is None else float(time_limit)
         self.history: list[tuple[int, float]] = []
+        self.test_loss = test_loss
+        self.test_history: list[tuple[int, float]] = []
         self.result: OptimizeResult | None = None
         self.last_event: FitEvent | None = None
         self.saved_models: list = []
@@ -143,13 +153,41 @@ class TrainingSession(BackgroundJob):
         # recorded iterations count completed epochs, as the session's events do
         return {"history": [(e - self.start_epoch + 1, f) for e, f in self.history],
                 "results": {"training": {"best_epoch": self._best_epoch,
-                                         "saved_models": [str(p) for p in self.saved_models]}}}
+                                         "saved_models": [str(p) for p in self.saved_models],
+                                         "curves": self.curves()}}}
+
+    # -- curves -----------------------------------------------------------------------------
+    def _per_configuration(self, loss, total: float) -> float:
+        """An epoch loss of ``loss`` as the mean per configuration of ½‖u‖² ("workbench"
+        convention: the sum over configurations; "kliff": the sum over batches of the
+        batch means of ‖u‖², so divided by the number of batches and by 2)."""
+        n = len(loss.calculator.configs)
+        if getattr(loss, "convention", "workbench") == "kliff":
+            return total / (2.0 * -(-n // self.batch_size))
+        return total / n
+
+    def curves(self) -> dict:
+        """The loss curves per configuration: ``epoch`` (the epochs trained so far),
+        ``train`` (each epoch's training loss, summed over its batches while the weights
+        changed) and ``test`` (the test loss after that epoch; None without a test
+        set), with ``n_train`` and ``n_test`` configurations."""
+        train = list(self.history)
+        test = dict(self.test_history)
+        out = {"epoch": [e for e, _ in train],
+               "train": [self._per_configuration(self.loss, f) for _, f in train],
+               "test": None, "n_train": len(self.loss.calculator.configs), "n_test": 0}
+        if self.test_loss is not None:
+            out["n_test"] = len(self.test_loss.calculator.configs)
+            out["test"] = [self._per_configuration(self.test_loss, test[e])
+                           if e in test else None for e, _ in train]
+        return out
 
     # -- worker -------------------------------------------------------------------------------
-    def _event(self, kind, message="", loss=None) -> FitEvent:
+    def _event(self, kind, message="", loss=None, test_loss=None) -> FitEvent:
         return FitEvent(kind=kind, iteration=self._iteration, loss=loss,
                         best_loss=self._best_loss, n_eval=self._n_batches,
-                        n_jac=self._n_batches, elapsed=self.elapsed, message=message)
+                        n_jac=self._n_batches, elapsed=self.elapsed, message=message,
+                        test_loss=test_loss)
 
     def _params(self):
         return self.loss.calculator.parameters()
@@ -232,7 +270,8 @@ class TrainingSession(BackgroundJob):
                     path = m.maybe_save_epoch(epoch)
                     if path is not None:
                         self.saved_models.append(path)
-                self._emit("iteration", loss=total)
+                test = self._evaluate_test(epoch)
+                self._emit("iteration", loss=total, test_loss=test)
                 if self.on_epoch is not None:
                     self.on_epoch(epoch, total)
             if self.final_eval:
@@ -240,6 +279,15 @@ class TrainingSession(BackgroundJob):
             return "finished", f"{self.num_epochs} epochs done"
         finally:
             torch.set_num_threads(nthreads)
+
+    def _evaluate_test(self, epoch) -> float | None:
+        """The test loss with this epoch's final weights (evaluation mode, no gradient
+        kept), recorded in ``test_history``."""
+        if self.test_loss is None:
+            return None
+        value = self.test_loss.get_loss(self.batch_size)
+        self.test_history.append((epoch, value))
+        return value
 
     def _evaluate_final(self):
         epoch = self.start_epoch + self.num_epochs

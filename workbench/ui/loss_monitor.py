@@ -146,10 +146,14 @@ class LossMonitor(w.VBox):
         from the job's history, since a figure's front end only holds what it was sent
         while it was on the page)."""
         self.loss_fig = go.FigureWidget(
-            data=[go.Scatter(x=[], y=[], mode="lines+markers", name="loss")],
+            data=[go.Scatter(x=[], y=[], mode="lines+markers", name="loss"),
+                  go.Scatter(x=[], y=[], mode="lines+markers", name="test")],
             layout=go.Layout(height=300, autosize=True, margin=dict(l=60, r=10, t=30, b=40),
                              title="loss", xaxis_title=self._x_label(),
-                             yaxis=dict(type="log", title="loss")))
+                             yaxis=dict(type="log", title="loss"),
+                             legend=dict(orientation="h", y=1.02, yanchor="bottom",
+                                         x=1, xanchor="right")))
+        self._label_loss_axes()
         self.param_fig = go.FigureWidget(
             layout=go.Layout(height=260, autosize=True, margin=dict(l=60, r=10, t=30, b=40),
                              title="parameters", xaxis_title=self._x_label(),
@@ -205,6 +209,16 @@ class LossMonitor(w.VBox):
 
     def _x_label(self) -> str:
         return "epoch" if self._torch else "iteration"
+
+    def _label_loss_axes(self) -> None:
+        """A network's figure shows train and test loss per configuration (the sets
+        differ in size); a physics fit's the optimizer's loss."""
+        with self.loss_fig.batch_update():
+            self.loss_fig.layout.xaxis.title = self._x_label()
+            self.loss_fig.layout.yaxis.title = ("loss per configuration" if self._torch
+                                                else "loss")
+            self.loss_fig.data[0].name = "train" if self._torch else "loss"
+            self.loss_fig.layout.showlegend = self._torch
 
     # ----------------------------------------------------------------- model
     @staticmethod
@@ -279,8 +293,8 @@ class LossMonitor(w.VBox):
             self.method_w.options = self._methods(torch_model)
             self.method_w.value = method
             self.options_w.value = _dump(options)
-        for fig in (self.loss_fig, self.param_fig):
-            fig.layout.xaxis.title = self._x_label()
+        self._label_loss_axes()
+        self.param_fig.layout.xaxis.title = self._x_label()
         self.param_box.layout.display = "none" if self._torch else None
 
     def _on_state_job(self, change) -> None:
@@ -292,8 +306,7 @@ class LossMonitor(w.VBox):
         """Draw the current job's whole history (or an empty, 'not fitted yet' view)."""
         job = self.state.job
         if job is None:
-            with self.loss_fig.batch_update():
-                self.loss_fig.data[0].x, self.loss_fig.data[0].y = [], []
+            self._clear_loss()
             self.param_fig.data = []
             self.status_w.value = "not fitted yet"
             self._set_buttons(running=False)
@@ -412,8 +425,22 @@ class LossMonitor(w.VBox):
             self.param_fig.data = []
             for name in job.names:
                 self.param_fig.add_scatter(x=[], y=[], mode="lines", name=name)
+        self._clear_loss()
+
+    def _clear_loss(self) -> None:
         with self.loss_fig.batch_update():
-            self.loss_fig.data[0].x, self.loss_fig.data[0].y = [], []
+            for trace in self.loss_fig.data:
+                trace.x, trace.y = [], []
+
+    def loss_curves(self, job=None) -> dict:
+        """What the loss figure shows for ``job`` (default: the current one), read from
+        the job: ``x``, ``train`` and ``test`` (None when there is no test curve)."""
+        job = job or self.state.job
+        curves = None if job is None else job.curves()
+        if curves is not None:
+            return {"x": curves["epoch"], "train": curves["train"], "test": curves["test"]}
+        history = [] if job is None else job.loss_history()
+        return {"x": [i for i, _ in history], "train": [f for _, f in history], "test": None}
 
     def _on_event(self, job, ev) -> None:
         """Runs on the session's publisher thread: record, then ask for a redraw."""
@@ -461,10 +488,12 @@ class LossMonitor(w.VBox):
         job = self.state.job
         if job is None:
             return
-        history = job.loss_history()
+        curves = self.loss_curves(job)
         with self.loss_fig.batch_update():
-            self.loss_fig.data[0].x = [i for i, _ in history]
-            self.loss_fig.data[0].y = [f for _, f in history]
+            self.loss_fig.data[0].x, self.loss_fig.data[0].y = curves["x"], curves["train"]
+            test = curves["test"] or []
+            self.loss_fig.data[1].x = curves["x"][: len(test)]
+            self.loss_fig.data[1].y = test
         its, rel = self.relative_traces(job)
         if rel is not None:
             with self.param_fig.batch_update():

@@ -106,6 +106,12 @@ class Job(HasTraits):
                     params.append(np.asarray(ev.params, dtype=float))
         return its, losses, (np.array(params) if params else None)
 
+    def curves(self) -> dict | None:
+        """A training's loss curves per configuration (``epoch``, ``train``, ``test``;
+        see ``TrainingSession.curves``), kept by its session; None for other jobs."""
+        fn = getattr(self.session, "curves", None)
+        return None if fn is None else fn()
+
     def loss_history(self) -> list[tuple[int, float]]:
         """Every finite (iteration, loss) the session recorded (events may have been
         coalesced; the session's own history has each iteration)."""

@@ -110,23 +110,28 @@ class TrainingSetup:
         self._key = None
         self.calculator = None
         self.loss = None
+        self.test_loss = None
 
-    def loss_for(self, model, configs, fit: dict, status=None):
+    def loss_for(self, model, configs, fit: dict, status=None, test_configs=()):
+        """The training loss over ``configs`` (built, or the cached one); the loss over
+        ``test_configs`` (None when there are none) is then ``self.test_loss``."""
         from workbench.fit import residuals as R
         from workbench.ml.calculator_torch import CalculatorTorch
         from workbench.ml.loss_torch import LossNeuralNetworkModel
 
-        configs = list(configs)
+        configs, test_configs = list(configs), list(test_configs)
         if not configs:
             raise LossError("no configurations to fit: include some in the Data tab")
         flags = (bool(fit["use_energy"]), bool(fit["use_forces"]), bool(fit["use_stress"]))
         residual = fit.get("residual") or None
         normalize = bool(fit.get("normalize_by_natoms", True))
-        key = (id(model), tuple(id(c) for c in configs), flags, residual, normalize)
+        key = (id(model), tuple(id(c) for c in configs), tuple(id(c) for c in test_configs),
+               flags, residual, normalize)
         if key == self._key and self.loss is not None:
             return self.loss
         if status is not None:
-            status(f"compiling… computing fingerprints of {len(configs)} configurations")
+            status(f"compiling… computing fingerprints of "
+                   f"{len(configs) + len(test_configs)} configurations")
         calc = CalculatorTorch(model)
         # the fingerprints are loaded into memory by create; their files are not kept
         with tempfile.TemporaryDirectory(prefix="workbench-fingerprints-") as tmp:
@@ -137,22 +142,27 @@ class TrainingSetup:
         loss = LossNeuralNetworkModel(calc, residual_fn=fn,
                                       residual_data={"normalize_by_natoms": normalize},
                                       convention="workbench")
+        # the test set's fingerprints use the training set's normalization
+        self.test_loss = loss.held_out(test_configs) if test_configs else None
         self._key, self.calculator, self.loss = key, calc, loss
         return loss
 
-    def session(self, model, configs, fit: dict, method: str, options: dict, status=None):
-        """A started-ready TrainingSession over the (possibly cached) loss."""
+    def session(self, model, configs, fit: dict, method: str, options: dict, status=None,
+                test_configs=()):
+        """A started-ready TrainingSession over the (possibly cached) loss, evaluating
+        the loss over ``test_configs`` after every epoch."""
         session_kw, optim_kw = split_options(options)
-        loss = self.loss_for(model, configs, fit, status)
+        loss = self.loss_for(model, configs, fit, status, test_configs)
         num_epochs = session_kw.pop("num_epochs")
         batch_size = session_kw.pop("batch_size")
         lr = session_kw.pop("lr")
         return loss.training_session(method, batch_size=batch_size, num_epochs=num_epochs,
-                                     lr=lr, **session_kw, **optim_kw)
+                                     lr=lr, test_loss=self.test_loss, **session_kw,
+                                     **optim_kw)
 
     def close(self) -> None:
         """Forget the cached calculator and loss (e.g. after the model changed)."""
-        self._key, self.calculator, self.loss = None, None, None
+        self._key, self.calculator, self.loss, self.test_loss = None, None, None, None
 
 
 def _escape(s: str) -> str:

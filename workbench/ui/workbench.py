@@ -32,6 +32,9 @@ from workbench.ui.state import WorkbenchState
 from workbench.ui.training import TrainingSetup, is_torch_model, network_section
 from workbench.ui.weight_editor import WeightEditor, spec_from_configs
 
+#: the share of the configurations held out as a test set when a network is trained
+NETWORK_TEST_FRACTION = 0.1
+
 #: named tab slots: title -> (module, class) of a panel built as ``Panel(state)``
 TAB_SLOTS = {"Runs": ("workbench.ui.runs_panel", "RunsPanel"),
              "Validate": ("workbench.ui.validate_panel", "ValidatePanel")}
@@ -170,6 +173,7 @@ class Workbench(w.VBox):
         self.state.observe(self._model_changed, "model")
         self._displayed = False
         self.children = [self.title_w, self.tabs]
+        self.default_test_split()
 
     # ---------------------------------------------------------------- fitting
     @property
@@ -252,7 +256,18 @@ class Workbench(w.VBox):
         configurations; runs in the monitor's background thread (fingerprints)."""
         settings = self.fit_settings()
         return self.training.session(self.model, self.browser.fit_configs(), settings,
-                                     method, options, status)
+                                     method, options, status,
+                                     test_configs=self.state.test_configs())
+
+    def default_test_split(self) -> None:
+        """A network is judged on configurations it was not trained on: when the data set
+        has no test configurations yet, hold out a random ``NETWORK_TEST_FRACTION`` of
+        them (the Data tab's split, where it can be changed or set to 0)."""
+        if not is_torch_model(self.model) or self.state.test_configs() or \
+                self.browser.split_params is not None or len(self.state.configs) < 2:
+            return
+        self.browser.test_fraction_w.value = NETWORK_TEST_FRACTION
+        self.browser.random_split(NETWORK_TEST_FRACTION, self.browser.seed_w.value)
 
     def _fit_finished(self, session) -> None:
         self.analysis.refresh()
@@ -323,6 +338,7 @@ class Workbench(w.VBox):
         if self.params.model is not change["new"]:
             self.training.close()
             self.params.set_model(change["new"])
+        self.default_test_split()
 
     def _watch_job(self, change) -> None:
         """The title follows the current job's state (running, finished, ...)."""
