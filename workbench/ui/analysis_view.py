@@ -68,6 +68,8 @@ class AnalysisView(w.VBox):
         self.status_w = w.HTML()
         self.status_w.add_class("wb-analysis-status")
         self.refresh_w = w.Button(description="Refresh analysis", icon="refresh")
+        self.refresh_w.tooltip = ("recompute the parity plots, per-configuration errors and "
+                                  "the Fisher information for the current parameters")
         self.refresh_w.on_click(lambda _: self.refresh())
         self.summary_w = w.HTML()
         self.std_w = w.HTML()

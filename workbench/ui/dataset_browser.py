@@ -122,6 +122,27 @@ class DatasetBrowser(w.VBox):
         self.hist_fig = None
         self.hist_box = w.Box(layout=w.Layout(flex="1 1 460px", min_width="0"))
         self.hist_box.add_class("wb-figure")
+        for wid, tip in (
+                (self.filter_w, "show only configurations whose identifier contains this "
+                                "text or matches this glob pattern (e.g. *T300*)"),
+                (self.sort_w, "order the table by this column; numbers inside identifiers "
+                              "sort by value (step2 before step10)"),
+                (self.desc_w, "largest first instead of smallest first"),
+                (self.table_w, "the configurations; select rows (Shift/Ctrl for several) to "
+                               "view one below or to include, exclude or weight them"),
+                (self.include_w, "fit the selected configurations again"),
+                (self.exclude_w, "leave the selected configurations out of the fit (they "
+                                 "stay in the data set, e.g. outliers you want to keep)"),
+                (self.test_fraction_w, "share of the configurations held out as a test set "
+                                       "(never fitted, used to check the fit); 0: fit all. "
+                                       "Press Split to apply"),
+                (self.seed_w, "random seed of the split: the same seed gives the same test "
+                              "set"),
+                (self.split_w, "draw a new random train/test split with this test fraction "
+                               "and seed"),
+                (self.frame_w, "the configuration shown in the 3D view (position in the "
+                               "filtered, sorted table)")):
+            wid.tooltip = tip
 
         self.filter_w.observe(lambda _: self.refresh_table(), "value")
         self.sort_w.observe(lambda _: self.refresh_table(), "value")

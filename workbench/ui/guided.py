@@ -55,6 +55,7 @@ class GuidedApp(w.VBox):
         self.steps_w = w.ToggleButtons(options=STEPS, value=STEPS[0],
                                        tooltips=[HELP[s].split(":")[0] for s in STEPS])
         self.steps_w.add_class("wb-steps")
+        self.steps_w.tooltip = "the steps of a fit; click one to go there"
         self.help_w = w.HTML()
         self.help_w.add_class("wb-help")
         self.body = w.Box(layout=w.Layout(width="100%"))

@@ -135,6 +135,7 @@ class ModelPicker(w.VBox):
             tooltips=["potentials built into the workbench (fast, exact derivatives)",
                       "models installed from OpenKIM (any kim-api model; derivatives by "
                       "finite differences)", "models added by installed plugins"])
+        self.source_w.tooltip = "where the model comes from"
         self.search_w = w.Text(placeholder="search names, e.g. Tersoff or 2014",
                                description="search", continuous_update=True,
                                layout=w.Layout(width="320px"),
@@ -172,6 +173,20 @@ class ModelPicker(w.VBox):
             self.nn_hyper_w = w.Dropdown(options=["set51", "set30"], value="set51",
                                          description="descriptor")
             self.nn_build_w = w.Button(description="Build network")
+            for wid, tip in (
+                    (self.nn_hidden_w, "sizes of the hidden layers, comma separated, e.g. "
+                                       "10, 10 (more or wider layers: more flexible, need "
+                                       "more data)"),
+                    (self.nn_activation_w, "the function applied after each hidden layer; "
+                                           "Tanh is the usual choice for potentials"),
+                    (self.nn_cutoff_w, "how far (Å) an atom sees its neighbors; about the "
+                                       "second-neighbor distance (5 Å for Si)"),
+                    (self.nn_hyper_w, "the symmetry-function set describing each atom's "
+                                      "neighborhood: set51 (51 functions, more detail) or "
+                                      "set30 (30, faster)"),
+                    (self.nn_build_w, "build a new, untrained network with these settings "
+                                      "and train it in the Fit tab")):
+                wid.tooltip = tip
             self.nn_message_w = w.HTML()
             self.nn_build_w.on_click(lambda _: self.build_nn())
             self.children += (w.HTML("<b>neural network (symmetry functions → dense layers)</b>"),

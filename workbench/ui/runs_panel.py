@@ -99,6 +99,28 @@ class RunsPanel:
         self.confirm_text_w = w.HTML()
         self.confirm_w = w.Button(description="Yes, delete", button_style="danger", layout=lay)
         self.cancel_w = w.Button(description="Cancel", layout=lay)
+        for wid, tip in (
+                (self.search_w, "show only runs whose name, model, notes or id contain "
+                                "this text"),
+                (self.status_w, "show only runs that ended this way (or are running)"),
+                (self.tag_w, "show only runs with this tag"),
+                (self.sort_w, "order the runs by this column"),
+                (self.descending_w, "newest / largest first"),
+                (self.refresh_w, "read the run store again (runs from other notebooks or "
+                                 "`workbench fit` appear)"),
+                (self.table_w, "the recorded fits and trainings; select one to see it, two "
+                               "or more to compare them"),
+                (self.name_w, "a new name for the selected run"),
+                (self.rename_w, "give the selected run this name"),
+                (self.tags_w, "tags of the selected run, comma separated, for filtering"),
+                (self.save_tags_w, "replace the selected run's tags with these"),
+                (self.notes_w, "your notes on the selected run (kept in the run store)"),
+                (self.save_notes_w, "save these notes with the selected run"),
+                (self.delete_w, "delete the selected runs from the store (asks first)"),
+                (self.confirm_w, "delete them for good, with their files"),
+                (self.cancel_w, "keep the runs")):
+            if not wid.tooltip:
+                wid.tooltip = tip
         self.confirm_box = w.HBox([self.confirm_text_w, self.confirm_w, self.cancel_w],
                                   layout=w.Layout(display="none"))
         self.params_w = w.HTML()

@@ -55,6 +55,17 @@ class ValidatePanel:
         self.run_w.add_class("wb-validate-run")
         self.stop_w = w.Button(description="Stop", icon="stop", disabled=True)
         self.stop_w.add_class("wb-validate-stop")
+        for wid, tip in (
+                (self.structure_w, "the crystal structure the properties are computed for"),
+                (self.species_w, "the chemical species of that structure, e.g. Si or Si C"),
+                (self.props_w, "the properties to compute (Ctrl/Shift to choose several): "
+                               "lattice constant, elastic constants, vacancy energy ..."),
+                (self.ensemble_w, "compute every property for each parameter set of the "
+                                  "latest bootstrap or MCMC: gives error bars"),
+                (self.run_w, "compute the chosen properties with the current model and "
+                             "compare them with the reference values"),
+                (self.stop_w, "stop the computation (finished properties are kept)")):
+            wid.tooltip = tip
         self.progress_w = w.FloatProgress(value=0.0, min=0.0, max=1.0,
                                           layout=w.Layout(width="260px"))
         self.status_w = w.HTML("")

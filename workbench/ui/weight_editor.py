@@ -71,6 +71,27 @@ class WeightEditor(w.VBox):
         self.by_selection_w = w.Button(description="Set for selection")
         self.clear_rules_w = w.Button(description="Clear rules")
         self.apply_w = w.Button(description="Apply weights", button_style="primary")
+        for p in PROPS:
+            self.c_w[p][0].tooltip = (f"c1 of the {p} weight: the absolute uncertainty of "
+                                      f"{p} values (in their units)")
+            self.c_w[p][1].tooltip = (f"c2 of the {p} weight: the relative uncertainty, "
+                                      f"for large {p} values")
+        self.kind_w.tooltip = ("how the weights are set: equal for all configurations, or "
+                               "smaller where values are large")
+        for wid, tip in (
+                (self.pattern_w, "identifier pattern (text or glob, e.g. *T300*) of the "
+                                 "configurations to weight differently"),
+                (self.rule_weight_w, "configuration weight for the pattern or the selection, "
+                                     "e.g. 2 to count them double, 0.5 for half"),
+                (self.by_pattern_w, "give the configurations matching the pattern this "
+                                    "configuration weight"),
+                (self.by_selection_w, "give the configurations selected in the Data tab "
+                                      "this configuration weight"),
+                (self.clear_rules_w, "remove every per-configuration rule (the weights above "
+                                     "apply to all again)"),
+                (self.apply_w, "put these weights on the configurations; the next fit uses "
+                               "them")):
+            wid.tooltip = tip
         self.message_w = w.HTML()
         self.rules_w = w.HTML()
         self.preview = None
