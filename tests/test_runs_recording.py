@@ -100,6 +100,39 @@ def test_fit_session_records_everything(tmp_path):
     assert list(restored._opt_names) == ["A", "gamma"]
 
 
+def test_api_fit_keeps_its_setup_model_and_parameters_as_artifacts(tmp_path):
+    import yaml
+
+    loss, model, _ = si4_loss()
+    store = RunStore(tmp_path / "st")
+    s = FitSession(loss, options={"maxiter": 30}, store=store)
+    s.start()
+    # the set-up is kept from the start, while the fit runs
+    setup = yaml.safe_load((store.artifact_dir(s.run_id) / "setup.yaml").read_text())
+    assert setup["model"]["params"]["A"] == [[5.0, 1.0, 20.0]]
+    assert setup["fit"]["options"] == {"maxiter": 30} and setup["dataset"]["path"] == "Si_4"
+    assert s.wait(300) and s.state == "finished"
+    arts = {a["name"]: a for a in store.get_artifacts(s.run_id)}
+    assert {n: a["kind"] for n, a in arts.items()} == \
+        {"setup.yaml": "setup", "params.json": "params", "model.yaml": "model"}
+    params = json.loads((store.artifact_dir(s.run_id) / "params.json").read_text())
+    assert params["names"] == ["A", "gamma"]
+    assert params["x"] == pytest.approx(s.best_params, rel=1e-15)
+    assert params["best_loss"] == pytest.approx(s.best_loss, rel=1e-15)
+    saved = load_model(arts["model.yaml"]["path"])
+    np.testing.assert_array_equal(saved.get_opt_params(), s.best_params)
+    np.testing.assert_array_equal(saved.get_opt_params(), model.get_opt_params())
+    # Loss.minimize records the same
+    loss2, _, _ = si4_loss()
+    res = loss2.minimize(options={"maxiter": 5}, store=store)
+    run = store.list_runs(limit=1)[0]
+    assert run["id"] != s.run_id
+    assert {a["name"] for a in store.get_artifacts(run["id"])} == \
+        {"setup.yaml", "params.json", "model.yaml"}
+    assert json.loads((store.artifact_dir(run["id"]) / "params.json").read_text())["x"] == \
+        pytest.approx(res.x, rel=1e-15)
+
+
 def test_store_none_records_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "default"))
     loss, _, _ = si4_loss()
@@ -153,8 +186,45 @@ def test_training_session_is_recorded(tmp_path):
     assert [(h["iteration"], h["loss"]) for h in store.get_history(run["id"])] == \
         [(e + 1, pytest.approx(f, rel=1e-12)) for e, f in session.history]
     assert run["best_loss"] == pytest.approx(session.best_loss, rel=1e-12)
-    assert store.get_results(run["id"], "training")[0]["data"]["best_epoch"] == \
-        session.best_epoch
+    training = store.get_results(run["id"], "training")[0]["data"]
+    assert training["best_epoch"] == session.best_epoch
+    # the per-epoch trajectory: losses and the weights' norm
+    traj = training["trajectory"]
+    assert traj["epoch"] == [0, 1, 2, 3, 4]
+    assert traj["loss"] == pytest.approx([f for _, f in session.history], rel=1e-12)
+    norm_now = float(sum((p.detach() ** 2).sum() for p in model.parameters()).sqrt())
+    assert traj["param_norm"][session.best_epoch] == pytest.approx(norm_now, rel=1e-12)
+    assert len(set(traj["param_norm"])) == 5  # the weights moved every epoch
+    # train RMSEs of the network as it ends (the best epoch's weights)
+    calc.compute()
+    e = [(calc.get_energy(k) - c.energy) / len(c.species)
+         for k, c in enumerate(configs)]
+    f = np.concatenate([calc.get_forces(k) - c.forces for k, c in enumerate(configs)])
+    assert run["train_e_rmse"] == pytest.approx(np.sqrt(np.mean(np.square(e))), rel=1e-12)
+    assert run["train_f_rmse"] == pytest.approx(np.sqrt(np.mean(f ** 2)), rel=1e-12)
+    assert run["train_e_rmse"] > 0 and run["train_f_rmse"] > 0
+    # the final weights are kept; restoring them into a fresh network (other random
+    # weights) reproduces the trained network's predictions exactly
+    from workbench.errors import ModelError
+    from workbench.runs.weights import restore_weights
+
+    assert [a["name"] for a in store.get_artifacts(run["id"])] == ["weights.pt"]
+    fresh = NeuralNetwork(desc, seed=11)
+    fresh.add_layers(nn.Linear(desc.get_size(), 5), nn.Tanh(), nn.Linear(5, 1))
+    calc2 = CalculatorTorch(fresh)
+    calc2.create(configs, fingerprints_filename=tmp_path / "fp.pkl",
+                 fingerprints_mean_stdev_filename=tmp_path / "ms.pkl", reuse=True)
+    calc2.compute()
+    assert calc2.get_energy(0) != calc.get_energy(0)
+    assert restore_weights(store, run["id"][:12], calc2) == run["id"]
+    calc2.compute()
+    np.testing.assert_array_equal(calc2.results["energy"], calc.results["energy"])
+    np.testing.assert_array_equal(calc2.results["forces"], calc.results["forces"])
+    wider = NeuralNetwork(desc, seed=11)
+    wider.add_layers(nn.Linear(desc.get_size(), 6), nn.Tanh(), nn.Linear(6, 1))
+    with pytest.raises(ModelError, match=r"weights 'layers.0.weight' have shape \(5, 30\), "
+                                         r"the target network's \(6, 30\)"):
+        restore_weights(store, run["id"], wider)
 
 
 def test_bootstrap_and_mcmc_jobs_are_recorded(tmp_path):
@@ -200,7 +270,11 @@ def test_cli_fit_is_recorded_listed_shown_compared_exported_and_reruns(tmp_path,
     e_rmse = float(re.search(r"train RMSE: energy (\S+) eV/atom", first).group(1))
     assert run["train_e_rmse"] == pytest.approx(e_rmse, rel=1e-5)
     arts = {a["name"]: a for a in store.get_artifacts(run_id)}
-    assert set(arts) == {"model.yaml", "kim_model", "report.html", "checkpoint.json"}
+    assert set(arts) == {"model.yaml", "kim_model", "report.html", "checkpoint.json",
+                         "setup.yaml", "params.json"}
+    import yaml
+
+    assert yaml.safe_load(open(arts["setup.yaml"]["path"])) == run["setup"]
     assert arts["checkpoint.json"]["path"] == str(store.artifact_dir(run_id) / "checkpoint.json")
     assert not (tmp_path / "o1" / "checkpoint.json").exists()
     # a second run of the same set-up keeps its own checkpoint

@@ -51,11 +51,26 @@ def test_workbench_fits_are_recorded_compared_and_restored(wb, tmp_path):
     # the table refreshed itself when the fits ended, newest first
     assert [v for _, v in panel.table_w.options] == [s2.run_id, s1.run_id]
     assert "StillingerWeber" in panel.table_w.options[0][0]
-    panel.sort_w.value = "best_loss"
-    panel.descending_w.value = False
+    # sorting: click a column header (ascending first for losses), again to reverse
+    heads = panel.header_buttons
+    assert heads["started"].description == "date \u25bc"
+    assert heads["tags"].disabled and not heads["best_loss"].disabled
+    heads["best_loss"].click()
+    assert (panel.sort_w.value, panel.descending_w.value) == ("best_loss", False)
+    assert heads["best_loss"].description == "best loss \u25b2"
+    assert heads["started"].description == "date"
     assert [v for _, v in panel.table_w.options] == [s2.run_id, s1.run_id]
-    panel.descending_w.value = True
+    heads["best_loss"].click()
+    assert heads["best_loss"].description == "best loss \u25bc"
     assert [v for _, v in panel.table_w.options] == [s1.run_id, s2.run_id]
+    heads["n_eval"].click()  # the 200-iteration fit made more evaluations
+    assert heads["n_eval"].description == "evals \u25bc"
+    assert [v for _, v in panel.table_w.options] == [s2.run_id, s1.run_id]
+    heads["n_eval"].click()
+    assert [v for _, v in panel.table_w.options] == [s1.run_id, s2.run_id]
+    heads["tags"].click()  # not sortable: nothing changes
+    assert panel.sort_w.value == "n_eval"
+    heads["started"].click()
     panel.search_w.value = s1.run_id[-6:]
     assert [v for _, v in panel.table_w.options] == [s1.run_id]
     panel.search_w.value = ""
@@ -154,3 +169,35 @@ def test_parameter_table_undo_and_resets(wb):
     assert model.get_opt_param_names() == ["A", "B", "gamma"]
     assert model.model_params["A"].get_bounds("original") == [(None, None)]
     assert table.row("A").value_w.value == f"{fresh.model_params['A'].value[0]:.8g}"
+
+
+def test_training_runs_restore_their_weights_into_the_network(si_path, tmp_path, monkeypatch):
+    from workbench.ui.model_picker import build_network
+
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "store"))
+    configs = Dataset(si_path / "varying_alat", Weight(forces_weight=0.1)).get_configs()[::40]
+    net = build_network(["Si"], 4.0, [5], "Tanh", "set30")
+    wb = Workbench(configs, net)
+    panel = wb.panels["Runs"]
+
+    def flat():
+        return np.concatenate([p.detach().numpy().ravel() for p in net.parameters()])
+
+    s1 = fit(wb, "{epochs: 4, batch_size: 5, lr: 0.02}")
+    w1 = flat()
+    np.testing.assert_array_equal(w1, s1.best_params)
+    calc = wb.training.calculator
+    calc.compute()
+    e1, f1 = calc.results["energy"].copy(), calc.results["forces"].copy()
+    s2 = fit(wb, "{epochs: 3, batch_size: 5, lr: 0.05}")
+    assert not np.array_equal(flat(), w1)
+    run1 = panel.store.get_run(s1.run_id)
+    assert run1["kind"] == "training" and run1["train_e_rmse"] > 0
+    assert [v for _, v in panel.table_w.options] == [s2.run_id, s1.run_id]
+    panel.select([s1.run_id])
+    assert panel.restore() is net
+    assert "restored the weights of run" in panel.message_w.value
+    np.testing.assert_array_equal(flat(), w1)
+    calc.compute()
+    np.testing.assert_array_equal(calc.results["energy"], e1)
+    np.testing.assert_array_equal(calc.results["forces"], f1)

@@ -292,15 +292,29 @@ class Loss:
         parameters found, whatever ends the fit (an exception included); while the fit
         runs it owns the model (changes from other threads are refused, see
         ``workbench.models.ownership``).  For a background fit with live events use
-        :meth:`fit_session`.
+        :meth:`fit_session`.  The fit is recorded in the run store as a ``FitSession``
+        is: ``store=`` ("default", a ``RunStore``, a directory, None for no record),
+        ``name=``, ``tags=``.
         """
+        from workbench.fit.api_run import start_minimize_run
         from workbench.fit.optimizers import run_optimizer
         from workbench.models import ownership
 
         callback = kwargs.pop("callback", None)
-        with ownership.owned(self.model, "Loss.minimize"):
-            result = run_optimizer(self, method, options=kwargs, callback=callback)
-            self.set_params(result.x)
+        store, name, tags = (kwargs.pop(k, d) for k, d in (("store", "default"),
+                                                           ("name", None), ("tags", None)))
+        run = start_minimize_run(self, method, kwargs, store, name, tags)
+        try:
+            with ownership.owned(self.model, "Loss.minimize"):
+                result = run_optimizer(self, method, options=kwargs,
+                                       callback=callback if run is None else run.callback(callback))
+                self.set_params(result.x)
+        except Exception as exc:
+            if run is not None:
+                run.end(error=exc)
+            raise
+        if run is not None:
+            run.end(result)
         return result
 
     def fit_session(self, method="L-BFGS-B", **kwargs):

@@ -133,7 +133,30 @@ def start_fields(session) -> dict:
     if session.checkpoint_path is not None:
         fields["checkpoint"] = str(session.checkpoint_path)
     fields.update(data)
+    if setup is not None:
+        from .setup_file import dump_config
+
+        fields["artifacts"] = {"setup.yaml": {"text": dump_config(setup), "kind": "setup"}}
     return fields
+
+
+def model_artifacts(model, params: dict) -> dict:
+    """The artifacts a fit keeps when it ends, whatever started it (the API, the
+    Workbench, ``workbench fit``): the model file with its final values and the
+    parameters as JSON."""
+    import yaml
+
+    from ..models.io import model_to_dict
+
+    out = {"params.json": {"text": json.dumps(jsonable(params), indent=1), "kind": "params"}}
+    if model is not None:
+        try:
+            text = yaml.safe_dump(model_to_dict(model), sort_keys=False, default_flow_style=None)
+        except Exception:  # noqa: BLE001 - a model that cannot be saved keeps its params
+            text = None
+        if text is not None:
+            out["model.yaml"] = {"text": text, "kind": "model"}
+    return out
 
 
 def _x0(session):
@@ -194,6 +217,10 @@ def final_fields(session) -> dict:
               "best_params": {"names": session.names,
                               "x": None if best is None else best.tolist(),
                               "values": None if model is None else model_values(model)}}
+    # the session has put its best parameters into the model: the final model
+    fields["artifacts"] = model_artifacts(model, {
+        **fields["best_params"], "best_loss": session.best_loss,
+        "iterations": session.iteration})
     if getattr(loss, "backend", None) is None:
         try:
             rmse = calculator_rmse(calc, getattr(session, "_result_at_best", None))

@@ -89,6 +89,7 @@ class TrainingSession(BackgroundJob):
         self.history: list[tuple[int, float]] = []
         self.test_loss = test_loss
         self.test_history: list[tuple[int, float]] = []
+        self.param_norms: list[float] = []  # the weights' 2-norm after each epoch
         self.result: OptimizeResult | None = None
         self.last_event: FitEvent | None = None
         self.saved_models: list = []
@@ -151,10 +152,26 @@ class TrainingSession(BackgroundJob):
 
     def _run_final_fields(self) -> dict:
         # recorded iterations count completed epochs, as the session's events do
-        return {"history": [(e - self.start_epoch + 1, f) for e, f in self.history],
-                "results": {"training": {"best_epoch": self._best_epoch,
-                                         "saved_models": [str(p) for p in self.saved_models],
-                                         "curves": self.curves()}}}
+        from workbench.runs.weights import weights_artifact
+
+        from .run_fields import training_rmse
+
+        calc = self.loss.calculator
+        fields = {"history": [(e - self.start_epoch + 1, f) for e, f in self.history],
+                  "results": {"training": {
+                      "best_epoch": self._best_epoch,
+                      "saved_models": [str(p) for p in self.saved_models],
+                      "trajectory": {"epoch": [e for e, _ in self.history],
+                                     "loss": [f for _, f in self.history],
+                                     "param_norm": list(self.param_norms)},
+                      "curves": self.curves()}},
+                  # the weights the model holds now (the best epoch's with keep_best)
+                  "artifacts": weights_artifact(calc)}
+        for label, loss in (("train", self.loss), ("test", self.test_loss)):
+            rmse = None if loss is None else training_rmse(loss.calculator)
+            if rmse is not None:
+                fields[f"{label}_e_rmse"], fields[f"{label}_f_rmse"] = rmse
+        return fields
 
     # -- curves -----------------------------------------------------------------------------
     def _per_configuration(self, loss, total: float) -> float:
@@ -262,6 +279,9 @@ class TrainingSession(BackgroundJob):
                 total = self._epoch(self.optimizer, order, is_lbfgs, epoch)
                 self._iteration += 1
                 self.history.append((epoch, total))
+                with torch.no_grad():
+                    self.param_norms.append(float(torch.sqrt(sum(
+                        (p.detach().double() ** 2).sum() for p in self._params()))))
                 if np.isfinite(total) and (self._best_loss is None or total < self._best_loss):
                     self._best_loss = total
                     self._best_epoch = epoch

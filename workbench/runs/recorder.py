@@ -27,7 +27,8 @@ class RunRecorder:
 
     ``final()`` (called at the terminal event, in the event thread) returns extra fields
     for the run (``history=[(iteration, loss), ...]`` is used to complete the history;
-    ``results={kind: data}`` are added with ``add_result``).  ``with_params`` keeps the
+    ``results={kind: data}`` are added with ``add_result``; ``artifacts={name: spec}``
+    are written with the run, as ``begin(artifacts=...)`` does at the start).  ``with_params`` keeps the
     parameter vector of every recorded iteration (the trajectory)."""
 
     def __init__(self, store, run_id, final=None, with_params=True):
@@ -39,14 +40,26 @@ class RunRecorder:
         self.rows_written = 0
         self._last_params = None
 
-    def begin(self, resume=False, **fields) -> None:
-        """Create the run (or take over ``run_id`` again when ``resume``)."""
+    def begin(self, resume=False, artifacts=None, **fields) -> None:
+        """Create the run (or take over ``run_id`` again when ``resume``) and keep
+        ``artifacts`` with it (see :meth:`write_artifacts`)."""
         if resume:
             self.store.reopen_run(self.run_id)
             if fields:
                 self.store.update_run(self.run_id, **jsonable(fields))
         else:
             self.store.begin_run(self.run_id, **jsonable(fields))
+        self.write_artifacts(artifacts)
+
+    def write_artifacts(self, artifacts) -> None:
+        """``{name: {"text": str} or {"data": bytes}, "kind": ...}``: each written to the
+        run's artifacts folder atomically; one that fails is logged and skipped."""
+        for name, spec in (artifacts or {}).items():
+            try:
+                self.store.add_artifact(self.run_id, name, text=spec.get("text"),
+                                        data=spec.get("data"), kind=spec.get("kind", "file"))
+            except Exception as exc:  # noqa: BLE001 - one artifact lost, not the run
+                _log.warning("run %s: keeping artifact %s failed: %s", self.run_id, name, exc)
 
     def _fail(self, exc) -> None:
         if self.failed is None:
@@ -90,6 +103,7 @@ class RunRecorder:
                 _log.warning("run %s: collecting the final state failed: %s", self.run_id, exc)
         history = extra.pop("history", None)
         results = extra.pop("results", None) or {}
+        self.write_artifacts(extra.pop("artifacts", None))
         if self._last_params is not None:
             fields["final_params"] = {"x": self._last_params}
         fields.update(extra)

@@ -26,13 +26,17 @@ COLUMNS = (("name", "name", 28), ("model", "model_kind", 15), ("status", "status
            ("test F", "test_f_rmse", 9), ("evals", "n_eval", 6), ("time s", "elapsed", 7),
            ("date", "started", 16), ("tags", "tags", 16))
 SORT_KEYS = [(label, key) for label, key, _ in COLUMNS if key != "tags"]
+SORTABLE = {key for _, key in SORT_KEYS}
+ARROWS = {True: "\u25bc", False: "\u25b2"}  # descending, ascending
 STATUS_FILTER = ["any status", "finished", "stopped", "failed", "interrupted", "running"]
 MAX_POINTS = 4000
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 _STYLE = ("<style>.wb-runs-table select,.wb-runs-header{font-family:monospace;"
           "font-size:12px;white-space:pre}.wb-runs-params td,.wb-runs-params th{padding:2px 6px;"
           "border-bottom:1px solid #ddd;text-align:right}.wb-runs-params tr.diff{"
-          "background:#fff3cd}</style>")
+          "background:#fff3cd}.wb-runs-header{gap:0}.wb-runs-header button{padding:0 2px;"
+          "margin:0;height:22px;text-align:left;font-family:monospace;font-size:12px;"
+          "background:#f4f4f4}</style>")
 
 
 def _cell(key, value, width) -> str:
@@ -70,6 +74,7 @@ class RunsPanel:
         self.store = resolve_store(store)
         self.on_restore = None
         self.runs: list[dict] = []
+        self._hold_refresh = False
         self._predictions: dict = {}
         lay = w.Layout(width="auto")
         self.search_w = w.Text(placeholder="filter: name, model, notes, id",
@@ -81,7 +86,16 @@ class RunsPanel:
                                  layout=lay)
         self.descending_w = w.ToggleButton(value=True, description="descending", layout=lay)
         self.refresh_w = w.Button(description="Refresh", icon="refresh", layout=lay)
-        self.header_w = w.HTML()
+        # the column headers: click one to sort by it, click again to reverse
+        self.header_buttons = {}
+        for label, key, width in COLUMNS:
+            button = w.Button(description=label, disabled=key not in SORTABLE,
+                              tooltip=f"sort by {label}" if key in SORTABLE else "",
+                              layout=w.Layout(width=f"{width + 1}ch", min_width="0"))
+            button.add_class(f"wb-runs-col-{key}")
+            button.on_click(lambda _b, key=key: self.sort_by(key))
+            self.header_buttons[key] = button
+        self.header_w = w.HBox(list(self.header_buttons.values()))
         self.table_w = w.SelectMultiple(options=[], rows=12, layout=w.Layout(width="100%"))
         self.message_w = w.HTML()
         self.restore_w = w.Button(description="Restore", icon="undo", layout=lay,
@@ -140,6 +154,8 @@ class RunsPanel:
                          (self.cancel_w, "wb-runs-cancel"), (self.params_w, "wb-runs-params"),
                          (self.figures_box, "wb-runs-figures")):
             wid.add_class(cls)
+        # the sort is chosen from the column headers; these two hold it
+        self.sort_w.layout.display = self.descending_w.layout.display = "none"
         controls = w.HBox([self.search_w, self.status_w, self.tag_w, self.sort_w,
                            self.descending_w, self.refresh_w])
         actions = w.VBox([w.HBox([self.restore_w, self.name_w, self.rename_w, self.tags_w,
@@ -148,8 +164,6 @@ class RunsPanel:
         self.widget = w.VBox([w.HTML(_STYLE), controls, self.header_w, self.table_w,
                               self.message_w, actions, self.figures_box, self.params_w])
         self.widget.add_class("wb-runs")
-        self.header_w.value = ("<div class='wb-runs-header'>" + html.escape(" ".join(
-            label[:width].ljust(width) for label, _, width in COLUMNS)) + "</div>")
         for wid in (self.search_w, self.status_w, self.tag_w, self.sort_w, self.descending_w):
             wid.observe(lambda _: self.refresh(), "value")
         self.refresh_w.on_click(lambda _: self.refresh())
@@ -167,8 +181,33 @@ class RunsPanel:
         self.refresh()
 
     # ------------------------------------------------------------------ table
+    def sort_by(self, key: str) -> None:
+        """What clicking a column header does: sort by ``key`` (dates, evaluations and
+        times newest/largest first, names, losses and RMSEs smallest first); clicking the
+        sorted column again reverses the order.  The header shows the order (▲/▼)."""
+        if key not in SORTABLE:
+            return
+        if self.sort_w.value == key:
+            self.descending_w.value = not self.descending_w.value
+        else:
+            self._hold_refresh = True
+            try:
+                self.sort_w.value = key
+                self.descending_w.value = key in ("started", "n_eval", "elapsed")
+            finally:
+                self._hold_refresh = False
+            self.refresh()
+
+    def _show_sort(self) -> None:
+        for label, key, _width in COLUMNS:
+            arrow = ARROWS[bool(self.descending_w.value)] if key == self.sort_w.value else ""
+            self.header_buttons[key].description = f"{label} {arrow}".rstrip()
+
     def refresh(self) -> None:
         """Re-read the store with the current filter and sort; keeps the selection."""
+        if self._hold_refresh:
+            return
+        self._show_sort()
         if self.store is None:
             self.message_w.value = "<i>run recording is off (WORKBENCH_RUNS=off)</i>"
             return
@@ -287,13 +326,16 @@ class RunsPanel:
 
     def restore(self):
         """Put the selected run's model (with its best parameters) and fit settings into
-        the workbench; returns the model."""
+        the workbench; returns the model.  A training run's final weights go into the
+        workbench's network instead."""
         run_id = self._one("restore")
         if run_id is None:
             return None
         from workbench.fit.run_record import model_from_run
 
         run = self.store.get_run(run_id)
+        if run.get("kind") == "training":
+            return self._restore_weights(run)
         try:
             model = model_from_run(run)
         except Exception as exc:  # noqa: BLE001
@@ -308,6 +350,22 @@ class RunsPanel:
             if fit:
                 self.state.fit_settings = dict(fit)
         self.message_w.value = f"restored run {html.escape(run_id)} ({html.escape(run['name'])})"
+        return model
+
+    def _restore_weights(self, run):
+        """A training run: its final weights go into the workbench's network (which
+        must have the run's architecture); returns the network."""
+        from workbench.runs.weights import restore_weights
+
+        model = getattr(self.state, "model", None)
+        try:
+            restore_weights(self.store, run["id"], model)
+        except Exception as exc:  # noqa: BLE001 - shown, never raised into the UI
+            self.message_w.value = (f"<span style='color:#c0392b'>cannot restore "
+                                    f"{html.escape(run['id'])}: {html.escape(str(exc))}</span>")
+            return None
+        self.message_w.value = (f"restored the weights of run {html.escape(run['id'])} "
+                                f"({html.escape(run['name'])}) into the network")
         return model
 
     def rename(self, name: str) -> None:
