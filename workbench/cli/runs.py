@@ -32,7 +32,8 @@ def register(subparsers) -> None:
     q = sub.add_parser("show", help="everything recorded about one run")
     q.add_argument("run")
     q.add_argument("--json", action="store_true", help="the whole record as JSON")
-    q = sub.add_parser("compare", help="parameters, losses and RMSEs of runs side by side")
+    q = sub.add_parser("compare", help="parameters, losses, RMSEs and validated properties "
+                                       "of runs side by side")
     q.add_argument("runs", nargs="+")
     q.add_argument("--html", metavar="FILE", help="also write an HTML comparison report")
     q = sub.add_parser("export", help="model, KIM model, set-up YAML and report of a run")
@@ -139,16 +140,18 @@ def _show(store, args, out) -> int:
 
 def _compare(store, args, out) -> int:
     from workbench.errors import WorkbenchError
-    from workbench.runs.compare import compare_html, compare_text
+    from workbench.runs.compare import compare_html, compare_text, latest_validation
 
     runs = [store.get_run(r) for r in args.runs]
     if len(runs) < 2:
         raise WorkbenchError("compare needs at least two runs")
-    print(compare_text(runs), file=out)
+    validations = [latest_validation(store, r["id"]) for r in runs]
+    print(compare_text(runs, validations), file=out)
     if args.html:
         from workbench.atomic import write_text_atomic
 
-        page = compare_html(runs, [store.get_history(r["id"]) for r in runs])
+        page = compare_html(runs, [store.get_history(r["id"]) for r in runs],
+                            validations=validations)
         write_text_atomic(args.html, page)
         print(f"report: {args.html}", file=out)
     return 0

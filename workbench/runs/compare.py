@@ -64,6 +64,49 @@ def parameter_rows(runs) -> list[tuple[str, list, bool]]:
     return rows
 
 
+def latest_validation(store, run_id) -> dict | None:
+    """The newest validation result stored with a run (the Validate tab's, or
+    ``workbench validate --run``'s), None when it has none."""
+    results = store.get_results(run_id, "validation")
+    return results[-1]["data"] if results else None
+
+
+def _validation_values(data) -> tuple[dict, dict, str]:
+    """(values, standard deviations, "structure species") of a stored validation result,
+    a single model's (``values``) or an ensemble's (``central``, ``mean``, ``std``)."""
+    if "central" in data:
+        central = data["central"]
+        values = {**central.get("values", {}), **(data.get("mean") or {})}
+        std = data.get("std") or {}
+    else:
+        central, values, std = data, data.get("values", {}), {}
+    what = f"{central.get('structure', '?')} {'-'.join(central.get('species') or [])}"
+    return values, std, what.strip()
+
+
+def validation_rows(validations) -> list[tuple[str, list[str]]]:
+    """``(label with unit, [cell per run])``: the summary properties of each run's stored
+    validation (``mean ± std`` for an ensemble, "-" where a run has none)."""
+    from workbench.validation.suite import SUMMARY_UNITS
+
+    parsed = [None if v is None else _validation_values(v) for v in validations]
+    if all(p is None for p in parsed):
+        return []
+    rows = [("structure", ["-" if p is None else p[2] for p in parsed])]
+    for key, unit in SUMMARY_UNITS.items():
+        cells = []
+        for p in parsed:
+            value = None if p is None else p[0].get(key)
+            if value is None:
+                cells.append("-")
+                continue
+            std = p[1].get(key)
+            cells.append(f"{value:.6g}" + ("" if std is None else f" ± {std:.2g}"))
+        if any(c != "-" for c in cells):
+            rows.append((f"{key} ({unit})", cells))
+    return rows
+
+
 def summary_rows(runs) -> list[tuple[str, list]]:
     rows = [("name", [r.get("name") for r in runs]),
             ("started", [when(r.get("started")) for r in runs])]
@@ -79,17 +122,23 @@ def text_table(header, rows) -> str:
     return "\n".join(lines)
 
 
-def compare_text(runs) -> str:
-    """Summary and parameter tables of ``runs`` (dicts from ``RunStore.get_run``)."""
+def compare_text(runs, validations=None) -> str:
+    """Summary and parameter tables of ``runs`` (dicts from ``RunStore.get_run``), and
+    their validated properties (``validations``: one stored result or None per run)."""
     header = [""] + [r["id"] for r in runs]
     summary = [[label] + [fmt(v) for v in vals] for label, vals in summary_rows(runs)]
     params = [[("* " if differs else "  ") + label] + [fmt(v) for v in vals]
               for label, vals, differs in parameter_rows(runs)]
-    return (text_table(header, summary) + "\n\nbest parameters (* differs)\n"
+    text = (text_table(header, summary) + "\n\nbest parameters (* differs)\n"
             + text_table(header, params))
+    props = validation_rows(validations or [None] * len(runs))
+    if props:
+        text += ("\n\nvalidated properties (latest validation of each run)\n"
+                 + text_table(header, [[label] + cells for label, cells in props]))
+    return text
 
 
-def compare_html(runs, histories, title="Run comparison") -> str:
+def compare_html(runs, histories, title="Run comparison", validations=None) -> str:
     """A self-contained HTML page: overlaid loss curves and the tables of
     :func:`compare_text` (plotly.js embedded once, so it opens offline)."""
     import plotly.graph_objects as go
@@ -114,6 +163,10 @@ def compare_html(runs, histories, title="Run comparison") -> str:
     summary = [[label] + [fmt(v) for v in vals] for label, vals in summary_rows(runs)]
     prow = parameter_rows(runs)
     params = [[label] + [fmt(v) for v in vals] for label, vals, _ in prow]
+    props = validation_rows(validations or [None] * len(runs))
+    props_html = ("<h2>Validated properties</h2><p>The latest validation of each run.</p>"
+                  + table(header, [[label] + cells for label, cells in props])
+                  if props else "")
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
              "margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}tr.diff{background:#fff3cd}")
@@ -122,4 +175,4 @@ def compare_html(runs, histories, title="Run comparison") -> str:
             + fig.to_html(full_html=False, include_plotlyjs=True)
             + "<h2>Runs</h2>" + table(header, summary)
             + "<h2>Best parameters</h2><p>Highlighted rows differ.</p>"
-            + table(header, params, [d for _, _, d in prow]) + "</body></html>")
+            + table(header, params, [d for _, _, d in prow]) + props_html + "</body></html>")

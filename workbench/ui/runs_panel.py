@@ -18,7 +18,8 @@ import html
 import ipywidgets as w
 import numpy as np
 
-from workbench.runs.compare import fmt, parameter_rows, when
+from workbench.runs.compare import (fmt, latest_validation, parameter_rows, validation_rows,
+                                    when)
 
 COLUMNS = (("name", "name", 28), ("model", "model_kind", 15), ("status", "status", 11),
            ("best loss", "best_loss", 11), ("train E", "train_e_rmse", 9),
@@ -138,6 +139,7 @@ class RunsPanel:
         self.confirm_box = w.HBox([self.confirm_text_w, self.confirm_w, self.cancel_w],
                                   layout=w.Layout(display="none"))
         self.params_w = w.HTML()
+        self.validation_w = w.HTML()
         self.loss_fig = self.parity_e = self.parity_f = self.errors_fig = None
         self.figures_box = w.VBox()
         for wid, cls in ((self.search_w, "wb-runs-search"), (self.status_w, "wb-runs-status"),
@@ -152,6 +154,7 @@ class RunsPanel:
                          (self.save_notes_w, "wb-runs-save-notes"),
                          (self.delete_w, "wb-runs-delete"), (self.confirm_w, "wb-runs-confirm"),
                          (self.cancel_w, "wb-runs-cancel"), (self.params_w, "wb-runs-params"),
+                         (self.validation_w, "wb-runs-validation"),
                          (self.figures_box, "wb-runs-figures")):
             wid.add_class(cls)
         # the sort is chosen from the column headers; these two hold it
@@ -162,7 +165,8 @@ class RunsPanel:
                                   self.save_tags_w, self.delete_w]),
                           w.HBox([self.notes_w, self.save_notes_w]), self.confirm_box])
         self.widget = w.VBox([w.HTML(_STYLE), controls, self.header_w, self.table_w,
-                              self.message_w, actions, self.figures_box, self.params_w])
+                              self.message_w, actions, self.figures_box, self.params_w,
+                              self.validation_w])
         self.widget.add_class("wb-runs")
         for wid in (self.search_w, self.status_w, self.tag_w, self.sort_w, self.descending_w):
             wid.observe(lambda _: self.refresh(), "value")
@@ -258,7 +262,7 @@ class RunsPanel:
             for fig in (self.loss_fig, self.parity_e, self.parity_f, self.errors_fig):
                 if fig is not None:
                     _redraw(fig, [])
-            self.params_w.value = ""
+            self.params_w.value = self.validation_w.value = ""
             return
         if self.loss_fig is None:
             self._make_figures()
@@ -276,6 +280,8 @@ class RunsPanel:
                                _parity_traces(runs, preds)):
             _redraw(fig, traces)
         self.params_w.value = params_table(runs)
+        self.validation_w.value = validation_table(
+            runs, [latest_validation(self.store, r["id"]) for r in runs])
 
     def _make_figures(self) -> None:
         import plotly.graph_objects as go
@@ -469,3 +475,17 @@ def params_table(runs) -> str:
                     + "".join(f"<td>{esc(fmt(r.get(key)))}</td>" for r in runs) + "</tr>")
     return (f"<div class='wb-runs-params'><b>parameters</b><table><tr><th></th>{head}</tr>"
             + "".join(rows) + "</table></div>")
+
+
+def validation_table(runs, validations) -> str:
+    """The runs' validated properties side by side (HTML; empty when none has any)."""
+    esc = html.escape
+    rows = validation_rows(validations)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{esc(_label(r))}</th>" for r in runs)
+    body = "".join(f"<tr><td style='text-align:left'>{esc(label)}</td>"
+                   + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>"
+                   for label, cells in rows)
+    return (f"<div class='wb-runs-params'><b>validated properties</b> (the latest "
+            f"validation of each run)<table><tr><th></th>{head}</tr>{body}</table></div>")
