@@ -125,14 +125,24 @@ class _KIMConfig:
         self.ca.set_argument_pointer(can.coordinates, self.coords)
         self.ca.set_argument_pointer(can.partialEnergy, self.energy)
         self._want = None
+        self.bound = False  # evaluates into its own arrays until bound to a state's
         self.key = (float(influence), tuple(np.asarray(cutoffs, float)))
 
-    def compute(self, kim_model=None, forces: bool = True, stress: bool = False):
-        """Energy, forces, stress of this configuration on the kim-api instance that
-        created its compute arguments (``kim_model``, if given, must be that one)."""
+    def bind(self, energy: np.ndarray, forces: np.ndarray) -> None:
+        """Have kim-api write the energy and (padded) forces into ``energy`` (1,) and
+        ``forces`` (total, 3): views of arrays shared by all configurations of a state,
+        so an evaluation of the whole set allocates nothing per configuration."""
         can = _kimpy().compute_argument_name
+        self.energy, self.forces = energy, forces
+        self.ca.set_argument_pointer(can.partialEnergy, self.energy)
+        self._want = None
+        self.bound = True
+
+    def set_outputs(self, forces: bool, stress: bool) -> None:
+        """Register (or clear) the force and virial arrays for the next Compute."""
         want = (forces or (stress and not self.has_virial), stress and self.has_virial)
         if want != self._want:
+            can = _kimpy().compute_argument_name
             if want[0]:
                 self.ca.set_argument_pointer(can.partialForces, self.forces)
             else:
@@ -143,26 +153,64 @@ class _KIMConfig:
                 else:
                     self.ca.set_argument_null_pointer(can.partialVirial)
             self._want = want
+
+    def failed(self, exc) -> KIMError:
+        return KIMError(f"kim-api compute failed for configuration "
+                        f"{self.config.identifier or '?'} (see kim.log)")
+
+    def stress(self) -> np.ndarray:
+        """Stress (Voigt) of the last Compute, NaN when the cell is not periodic."""
+        if not self.periodic:
+            return np.full(6, np.nan)
+        if self.has_virial:
+            return self.virial / self.volume
+        w = -np.einsum("ni,nj->ij", self.coords, self.forces)
+        return w[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]] / self.volume
+
+    def compute(self, kim_model=None, forces: bool = True, stress: bool = False):
+        """Energy, forces, stress of this configuration on the kim-api instance that
+        created its compute arguments (``kim_model``, if given, must be that one)."""
+        self.set_outputs(forces, stress)
         try:
             # without the GIL: other threads evaluate their configurations meanwhile
             self.kim_model.compute(self.ca, True)
         except RuntimeError as exc:
-            raise KIMError(f"kim-api compute failed for configuration "
-                           f"{self.config.identifier or '?'} (see kim.log)") from exc
-        f = s = None
+            raise self.failed(exc) from exc
+        f = None
         if forces:
             f = self.forces[:self.n].copy()
             if self.image.size:
                 np.add.at(f, self.image, self.forces[self.n:])
-        if stress:
-            if not self.periodic:
-                s = np.full(6, np.nan)
-            elif self.has_virial:
-                s = self.virial / self.volume
-            else:
-                w = -np.einsum("ni,nj->ij", self.coords, self.forces)
-                s = w[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]] / self.volume
-        return float(self.energy[0]), f, s
+        return float(self.energy[0]), f, self.stress() if stress else None
+
+
+class _SharedOutputs:
+    """Energy (C,) and padded forces (sum of padded sizes, 3) of all configurations of a
+    state, with the owning atom (global index) of every padded row: the threads' loop
+    then only calls kim-api, and the padding forces fold back in one vectorized pass."""
+
+    def __init__(self, kcs):
+        sizes = [kc.coords.shape[0] for kc in kcs]
+        starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        self.energy = np.zeros(len(kcs))
+        self.forces = np.zeros((int(starts[-1]), 3))
+        owners, first = [], 0
+        for k, kc in enumerate(kcs):
+            kc.bind(self.energy[k:k + 1], self.forces[starts[k]:starts[k + 1]])
+            owners.append(first + np.arange(kc.n, dtype=np.int64))
+            owners.append(first + np.asarray(kc.image, dtype=np.int64))
+            first += kc.n
+        self.natoms = first
+        self.owner = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+
+    def folded_forces(self) -> np.ndarray:
+        """(N, 3) forces: each atom's own plus those of its padding images, summed in
+        the padded order (the numbers of ``np.add.at`` on each configuration)."""
+        f = np.empty((self.natoms, 3))
+        for a in range(3):
+            f[:, a] = np.bincount(self.owner, weights=self.forces[:, a],
+                                  minlength=self.natoms)
+        return f
 
 
 class KIMModel(Model):
@@ -357,19 +405,29 @@ class KIMModel(Model):
 
     def _evaluate(self, state, forces: bool, stress: bool):
         kcs = state.extra["kim"]
-        out = [None] * len(kcs)
+        out = state.extra.get("kim_outputs")
+        if out is None or not all(kc.bound for kc in kcs):
+            out = state.extra["kim_outputs"] = _SharedOutputs(kcs)
+        for kc in kcs:
+            kc.set_outputs(forces, stress)
 
         def run(lo, hi):
-            for k in range(lo, hi):
-                out[k] = kcs[k].compute(forces=forces, stress=stress)
+            # as little Python as possible here: it holds the GIL the other threads
+            # need, while kim-api's Compute releases it
+            k = lo
+            try:
+                for k in range(lo, hi):
+                    kc = kcs[k]
+                    kc.kim_model.compute(kc.ca, True)
+            except RuntimeError as exc:
+                raise kcs[k].failed(exc) from exc
 
-        # one thread per group: kim-api's Compute runs without the GIL
+        # one thread per group, each group on its own kim-api instance
         groups = state.extra.get("kim_groups", [0, len(kcs)])
         parallel_ranges(run, groups, nthreads=len(groups) - 1)
-        energy = np.array([o[0] for o in out])
-        f = np.concatenate([o[1] for o in out]) if forces and out else (
-            np.zeros((0, 3)) if forces else None)
-        s = np.array([o[2] for o in out]).reshape(-1, 6) if stress else None
+        energy = out.energy.copy()
+        f = out.folded_forces() if forces else None
+        s = np.array([kc.stress() for kc in kcs]).reshape(-1, 6) if stress else None
         return energy, f, s
 
     def compute(self, state: ModelState, forces: bool = True, stress: bool = False,
