@@ -26,14 +26,15 @@ def command_modules() -> list[str]:
     return first + sorted(found - set(first))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with the subcommands ``commands`` (default: all of them)."""
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Potential Workbench: fit interatomic potentials to DFT data.",
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in command_modules():
+    for name in commands or command_modules():
         module = importlib.import_module(f"workbench.cli.{name}")
         if hasattr(module, "register"):
             module.register(sub)
@@ -41,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # A named subcommand needs only its own module: importing every command's (the
+    # property suite's imports ASE's builders) would cost each command half a second.
+    only = argv[:1] if argv and argv[0] in command_modules() else None
+    parser = build_parser(only)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
