@@ -122,6 +122,14 @@ class BuiltinModel(Model):
         return tuple(self.param_aliases.get(ps.name, ps.name) for ps in self.spec.params
                      if ps.is_cutoff)
 
+    def prepare(self, configs):
+        """Pack ``configs``; on a fresh install the potential's kernels compile in a
+        child process meanwhile (``engine.precompile``)."""
+        from workbench.engine import precompile
+
+        precompile.start(self.spec_module)
+        return super().prepare(configs)
+
     def _check_columns(self, columns):
         cols = np.asarray(columns, dtype=np.int64)
         nflat = sum(len(p) for p in self.model_params.values())
@@ -138,6 +146,7 @@ class BuiltinModel(Model):
         distance away from the batch's cutoff.
         """
         self.refresh_state(state)
+        _wait_for_kernels(self.spec_module)
         extra = {}
         if jacobian and columns is not None:
             cols, nflat = self._check_columns(columns)
@@ -167,12 +176,19 @@ class BuiltinModel(Model):
         if fn is None:
             return None
         self.refresh_state(state)
+        _wait_for_kernels(self.spec_module)
         cols, nflat = self._check_columns(columns)
         return fn(state.batch, self.spec_params(), cols % nflat, energy_weight, energy_ref,
                   forces_weight, forces_ref)
 
     def __repr__(self):
         return f"{type(self).__name__}(species={self.species!r}, model_name={self.model_name!r})"
+
+
+def _wait_for_kernels(spec_module):
+    from workbench.engine import precompile
+
+    precompile.wait(spec_module)
 
 
 class _ShiftableModel(BuiltinModel):
