@@ -86,13 +86,15 @@ def test_network_set_up_round_trip_and_export(si4_path, tmp_path):
     cfg = wb.to_config(tmp_path / "nn.yaml")
     assert cfg["model"] == {"name": "NeuralNetwork", "network": {
         "species": ["Si"], "cutoff": 4.5, "descriptor": "set30", "hidden": [6, 4],
-        "activation": "Sigmoid"}}
+        "activation": "Sigmoid", "seed": 35}}
     again = Workbench.from_config(tmp_path / "nn.yaml")
     assert [type(la).__name__ for la in again.model.layers] == \
         [type(la).__name__ for la in net.layers]
     assert again.to_config() == cfg
-    with pytest.raises(Exception, match="trained in the workbench"):
-        fc.build_model(fc.load_config(tmp_path / "nn.yaml"))
+    # `workbench fit`'s reader builds the same network (tests/test_cli_fit_network.py
+    # trains it)
+    built = fc.build_setup(tmp_path / "nn.yaml").model
+    assert [p.shape for p in built.parameters()] == [p.shape for p in net.parameters()]
     wb.export.prepare_w.click()
     assert wb.export.wait(300)
     files = links(wb.export)

@@ -1,7 +1,9 @@
 """``workbench fit CONFIG.yaml``: run a fit described by a set-up file.
 
 Writes, into the output directory: the fitted model (YAML), a KIM model directory for the
-matching OpenKIM driver (when the model has one), and an HTML report.  The run is recorded
+matching OpenKIM driver (when the model has one), and an HTML report.  A neural-network
+set-up (``model: network:``, as the Workbench's Export panel writes it) is trained by
+:mod:`workbench.cli.fit_network` instead.  The run is recorded
 in the run store (``--store``, ``$WORKBENCH_RUNS`` or ./workbench-runs; see
 ``workbench.runs``) with its checkpoint kept per run in the store's artifacts folder, so
 no run overwrites another's; ``--resume`` continues the last interrupted or stopped run
@@ -75,6 +77,11 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
     model, loss, train, test = setup.model, setup.loss, setup.train, setup.test
     fit, output = setup.fit, dict(setup.output or {})
     directory = output_directory(setup.config)
+    if getattr(model, "is_torch", False):
+        from workbench.cli.fit_network import run_training
+
+        return run_training(setup, directory, progress=progress, write_kim=write_kim,
+                            stream=stream, store=resolve_store(store), resume=resume)
 
     print(f"fitting {model.get_num_opt_params()} parameters "
           f"({', '.join(loss.names())}) of {type(model).__name__} to {len(train)} "
@@ -116,13 +123,7 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
     model.echo_opt_params(stream)
     for line in lines[-1:]:
         print(line, file=stream)
-    for label, (e, f) in rmse.items():
-        print(f"{label} RMSE: energy {e:.6g} eV/atom, forces {f:.6g} eV/A", file=stream)
-    print(f"model: {model_yaml}", file=stream)
-    if kim_dir is not None:
-        print(f"KIM model: {kim_dir} (install with: kim-api-collections-management install "
-              f"user {kim_dir})", file=stream)
-    print(f"report: {report}", file=stream)
+    print_outputs(stream, rmse, model_yaml, kim_dir, report)
     if session.recorder is not None:
         from workbench.fit.run_record import record_cli_outputs
 
@@ -131,6 +132,17 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
             store.add_result(session.run_id, "validation", validation.to_dict())
         print(f"run: {session.run_id} in {store.path}", file=stream)
     return FitOutcome(model, result, session, directory, model_yaml, report, kim_dir, rmse)
+
+
+def print_outputs(stream, rmse: dict, model_file, kim_dir, report) -> None:
+    """The RMSE lines and where the outputs went."""
+    for label, (e, f) in rmse.items():
+        print(f"{label} RMSE: energy {e:.6g} eV/atom, forces {f:.6g} eV/A", file=stream)
+    print(f"model: {model_file}", file=stream)
+    if kim_dir is not None:
+        print(f"KIM model: {kim_dir} (install with: kim-api-collections-management install "
+              f"user {kim_dir})", file=stream)
+    print(f"report: {report}", file=stream)
 
 
 def _make_session(setup, directory, store, resume, stream):

@@ -292,9 +292,8 @@ def build_model(cfg: FitConfig):
 
     sec = cfg.section("model")
     if "network" in sec:
-        raise cfg.error(("model", "network"), "a neural network set-up is trained in the "
-                        "workbench (Workbench.from_config); `workbench fit` fits physics "
-                        "models")
+        raise cfg.error(("model", "network"), "a neural network is built by "
+                        "build_network_model, not build_model")
     try:
         model = make_model(str(sec["name"]), tuple(sec.get("species") or ("Si",)))
     except WorkbenchError as exc:
@@ -404,6 +403,7 @@ class FitSetup:
     loss: object
     fit: dict
     output: dict
+    test_loss: object = None  # a network's loss over the test configurations
 
 
 def build_loss(model, configs, fit: dict):
@@ -430,8 +430,12 @@ def build_setup(source, before_data=None) -> FitSetup:
     from workbench.fit.setup_checks import check_fit_settings
 
     cfg = load_config(source)
-    model = build_model(cfg)
-    check_fit_settings(cfg, model)
+    network = "network" in cfg.section("model")
+    if network:
+        model = build_network_model(cfg)
+    else:
+        model = build_model(cfg)
+        check_fit_settings(cfg, model)
     if before_data is not None:
         before_data(cfg)
     ds, _root, excluded, test_idx = build_dataset(cfg)
@@ -442,11 +446,43 @@ def build_setup(source, before_data=None) -> FitSetup:
     if not train:
         raise cfg.error(("dataset",), "no training configurations left after exclude/test split")
     fit = {**FIT_DEFAULTS, **cfg.section("fit")}
+    test_loss = None
     try:
-        calc, loss = build_loss(model, train, fit)
+        if network:
+            from workbench.ml.network_setup import training_losses
+
+            loss, test_loss = training_losses(model, train, test, fit)
+            calc = loss.calculator
+        else:
+            calc, loss = build_loss(model, train, fit)
     except WorkbenchError as exc:
         raise cfg.error(("fit",), str(exc)) from None
-    return FitSetup(cfg, ds, train, test, model, calc, loss, fit, cfg.section("output"))
+    return FitSetup(cfg, ds, train, test, model, calc, loss, fit, cfg.section("output"),
+                    test_loss)
+
+
+def build_network_model(cfg: FitConfig):
+    """The network of a ``model: network:`` section, with the ``fit`` section's torch
+    optimizer and training options checked (before any data is read)."""
+    from workbench.ml.network_setup import TORCH_METHODS, network_from_section, split_options
+
+    net = cfg.section("model")["network"]
+    if not isinstance(net, dict):
+        raise cfg.error(("model", "network"), f"expected a mapping, got {net!r}")
+    try:
+        model = network_from_section(net)
+    except WorkbenchError as exc:
+        raise cfg.error(("model", "network"), str(exc)) from None
+    fit = cfg.section("fit")
+    method = fit.get("method", "Adam")
+    if method not in TORCH_METHODS:
+        raise cfg.error(("fit", "method"), f"{method!r} does not train a network; expected "
+                        f"one of {', '.join(TORCH_METHODS)}")
+    try:
+        split_options(fit.get("options") or {})
+    except WorkbenchError as exc:
+        raise cfg.error(("fit", "options"), str(exc)) from None
+    return model
 
 
 # ------------------------------------------------------------------------- writing

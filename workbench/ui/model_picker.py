@@ -16,8 +16,9 @@ import ipywidgets as w
 from workbench.errors import WorkbenchError
 from workbench.ui.names import model_title
 
+from workbench.ml.network_setup import ACTIVATIONS, build_network  # noqa: F401
+
 SOURCES = ("built-in", "OpenKIM", "plugin")
-ACTIVATIONS = ("Tanh", "Sigmoid", "ReLU", "ELU")
 
 
 def ml_available() -> bool:
@@ -27,31 +28,6 @@ def ml_available() -> bool:
         return importlib.util.find_spec("workbench.ml.neural_network") is not None
     except ImportError:
         return False
-
-
-def build_network(species, cutoff: float, hidden, activation: str = "Tanh",
-                  hyperparams: str = "set51"):
-    """A NeuralNetwork on symmetry functions: ``hidden`` layer sizes, one activation."""
-    from workbench.errors import ModelError
-    from workbench.ml import NeuralNetwork, SymmetryFunction, nn
-
-    hidden = [int(h) for h in hidden]
-    if not hidden or any(h < 1 for h in hidden):
-        raise ModelError(f"hidden layer sizes must be positive integers, got {hidden}")
-    if activation not in ACTIVATIONS:
-        raise ModelError(f"activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
-    pairs = {f"{a}-{b}": float(cutoff) for i, a in enumerate(species) for b in species[i:]}
-    descriptor = SymmetryFunction(cut_dists=pairs, cut_name="cos", hyperparams=hyperparams,
-                                  normalize=True)
-    model = NeuralNetwork(descriptor)
-    sizes = [descriptor.get_size()] + hidden
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), getattr(nn, activation)()]
-    layers.append(nn.Linear(sizes[-1], 1))
-    model.add_layers(*layers)
-    model.workbench_hyperparams = hyperparams  # written to set-up files (network_section)
-    return model
 
 
 def kim_species(name: str) -> set[str] | None:

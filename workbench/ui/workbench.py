@@ -388,10 +388,7 @@ class Workbench(w.VBox):
         ds, _root, excluded, test = fc.build_dataset(cfg)
         net = cfg.section("model").get("network")
         if net is not None:
-            from workbench.ui.model_picker import build_network
-
-            model = build_network(net["species"], net["cutoff"], net["hidden"],
-                                  net.get("activation", "Tanh"), net.get("descriptor", "set51"))
+            model = fc.build_network_model(cfg)
         else:
             model = fc.build_model(cfg)
         sec = cfg.section("dataset")
