@@ -91,7 +91,9 @@ class RunsPanel:
         self.header_buttons = {}
         for label, key, width in COLUMNS:
             button = w.Button(description=label, disabled=key not in SORTABLE,
-                              tooltip=f"sort by {label}" if key in SORTABLE else "",
+                              tooltip=(f"sort by {label} (click again to reverse)"
+                                       if key in SORTABLE else
+                                       f"the runs' {label} (this column does not sort)"),
                               layout=w.Layout(width=f"{width + 1}ch", min_width="0"))
             button.add_class(f"wb-runs-col-{key}")
             button.on_click(lambda _b, key=key: self.sort_by(key))
