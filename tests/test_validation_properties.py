@@ -138,6 +138,20 @@ def test_references_and_dft_points_beside_the_predictions(sw_result):
     assert rows["C11"]["difference"] == pytest.approx(sw_result.values["C11"] - 165.77)
     assert "McSkimin" in rows["C11"]["source"] and rows["C11"]["kind"] == "experiment"
     assert rows["lattice_constant"]["percent"] == pytest.approx(0.0, abs=0.01)
+    # every value says where it was checked; unconfirmed ones say so in the report
+    assert rows["cohesive_energy"]["reference"] == -4.62
+    assert rows["cohesive_energy"]["checked"].startswith("confirmed: abstract of Farid")
+    assert rows["vacancy_formation_energy"]["checked"].startswith("not confirmed")
+    from workbench.validation.references import reference_table
+    from workbench.validation.report import property_rows
+
+    for key, table in reference_table().items():
+        for name, ref in table.items():
+            assert ref["checked"].split(":")[0] in ("confirmed", "partly", "not confirmed",
+                                                   "derived from C11 and C12 below"), name
+    shown = {r["property"]: r["source"] for r in property_rows(sw_result)}
+    assert shown["vacancy_formation_energy"].endswith("[value not confirmed]")
+    assert not shown["lattice_constant"].endswith("[value not confirmed]")
     dft = sw_result.dft_eos
     assert len(dft["volumes"]) == 100 and dft["source"].startswith("Si data set")
     # the DFT points have a minimum near a = 5.43 Å (V = a³/8)

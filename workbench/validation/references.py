@@ -1,7 +1,9 @@
 """Reference values beside the predictions.
 
 * A bundled table (``data/references.json``) of experimental and DFT values with their
-  sources, keyed by ``"<formula>/<prototype>"`` (Si/diamond, SiC/zincblende).
+  sources, keyed by ``"<formula>/<prototype>"`` (Si/diamond, SiC/zincblende).  Each
+  value says in ``checked`` where it was confirmed or that it could not be (the table's
+  ``_note`` sums up which).
 * DFT E-V points from a data set's uniformly strained crystals: the Si training set's
   ``varying_alat`` configurations (least-perturbed one per lattice constant), with their
   own Birch-Murnaghan fit.
@@ -47,7 +49,8 @@ def compare(values: dict, structure, species) -> list[dict]:
                      "prediction_std": values.get(f"{name}_std"),
                      "reference": ref["value"], "difference": float(diff),
                      "percent": float(100 * diff / abs(ref["value"])),
-                     "kind": ref["kind"], "source": ref["source"]})
+                     "kind": ref["kind"], "source": ref["source"],
+                     "checked": ref.get("checked", "")})
     return rows
 
 

@@ -32,7 +32,9 @@ def property_rows(result, ens=None) -> list[dict]:
         if ref is not None:
             row.update(reference=ref["reference"], difference=v - ref["reference"],
                        percent=100 * (v - ref["reference"]) / abs(ref["reference"]),
-                       source=f"{ref['kind']}: {ref['source']}")
+                       source=f"{ref['kind']}: {ref['source']}"
+                       + (" [value not confirmed]" if str(ref.get("checked", ""))
+                          .startswith("not confirmed") else ""))
         rows.append(row)
     return rows
 
