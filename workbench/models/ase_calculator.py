@@ -89,6 +89,9 @@ class WorkbenchCalculator(Calculator):
         self.results = {"energy": energy, "free_energy": energy, "forces": forces}
         if stress is not None:
             self.results["stress"] = stress
+        if energies is None and "energies" in properties and \
+                hasattr(self.backend, "atom_energies"):
+            energies = self.backend.atom_energies(energy)  # only when asked: N× the pairs
         if energies is not None:
             self.results["energies"] = energies
 
@@ -120,8 +123,12 @@ def _backend_for(model, skin):
 
     if isinstance(model, KIMModel):
         return _KIMBackend(model, skin)
+    from workbench.models.builtin import BuiltinModel
+
     cls = type(model)
-    if cls.prepare is Model.prepare and cls.refresh_state is Model.refresh_state:
+    # BuiltinModel.prepare only starts the kernels' compilation before packing as Model's
+    if (cls.prepare is Model.prepare or cls.prepare is BuiltinModel.prepare) and \
+            cls.refresh_state is Model.refresh_state:
         return _PackedBackend(model, skin)
     return _FreshBackend(model)
 
@@ -155,10 +162,74 @@ class _Backend:
 class _PackedBackend(_Backend):
     """Built-in and plugin models over the numba engine (packed batch with a skin)."""
 
+    has_energies = True
+
     def __init__(self, model, skin):
         super().__init__()
         self.model, self.skin = model, skin
         self.state = None
+        self._isolated = {}
+
+    def atom_energies(self, energy: float) -> np.ndarray:
+        """Energy of each atom: the engine's kernels sum atom-centred terms over each
+        atom's own (directed) neighbor pairs (pair terms halved; SW's three-body term and
+        an EAM embedding term belong to their centre; Tersoff's bond order to the bond's
+        first atom), so the energy of a copy of the crystal in which only atom k keeps its
+        pairs is atom k's energy plus the isolated-atom energies of the others.  All N
+        copies go through the engine in one call.  The energies must add up to ``energy``
+        (to 1e-12 relative), or the model is refused: a kernel that splits its terms
+        otherwise would give wrong per-atom numbers."""
+        from workbench.engine.batch import PackedBatch
+        from workbench.models.model import ModelState
+
+        b = self.state.batch
+        n = b.natoms
+        counts = np.diff(b.pair_offsets)
+        # copy k keeps only atom k's pairs (its atoms renumbered by + k n)
+        offsets = np.zeros(n * n + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(np.where(np.eye(n, dtype=bool), counts, 0).ravel())
+        shift = np.repeat(np.arange(n, dtype=np.int64) * n, counts)
+        masked = PackedBatch(
+            coords=np.tile(b.coords, (n, 1)), species=np.tile(b.species, n),
+            atom_config=np.repeat(np.arange(n, dtype=np.int64), n),
+            config_offsets=np.arange(n + 1, dtype=np.int64) * n,
+            cells=np.repeat(b.cells, n, axis=0), pbc=np.repeat(b.pbc, n, axis=0),
+            volumes=np.repeat(b.volumes, n), pair_offsets=offsets,
+            pair_j=b.pair_j + shift, pair_d=b.pair_d.copy(),
+            pair_shift=b.pair_shift.copy(), cutoff=b.cutoff,
+            species_names=b.species_names, cutoff_table=b.cutoff_table)
+        state = ModelState(configs=self.state.configs * n, batch=masked,
+                           cutoff=self.state.cutoff)
+        per_copy = np.asarray(self.model.compute(state, forces=False).energy, float)
+        iso = np.array([self._isolated_energy(int(c)) for c in b.species])
+        energies = per_copy - (iso.sum() - iso)
+        if not abs(energies.sum() - energy) <= 1e-12 * max(1.0, abs(energy)) * n:
+            raise PropertyNotImplementedError(
+                f"{type(self.model).__name__}: energies per atom are not available (its "
+                "terms are not atom-centred on the engine's neighbor pairs: they add up "
+                f"to {energies.sum():.15g}, not {energy:.15g})")
+        return energies
+
+    def _isolated_energy(self, code: int) -> float:
+        """Energy of one atom of species ``code`` alone (no pairs): 0 for pair and
+        three-body models, the embedding energy F(0) for EAM."""
+        if code not in self._isolated:
+            from workbench.engine.batch import PackedBatch
+            from workbench.models.model import ModelState
+
+            b = self.state.batch
+            alone = PackedBatch(
+                coords=np.zeros((1, 3)), species=np.array([code], dtype=np.int64),
+                atom_config=np.zeros(1, dtype=np.int64),
+                config_offsets=np.array([0, 1], dtype=np.int64), cells=b.cells[:1].copy(),
+                pbc=b.pbc[:1].copy(), volumes=b.volumes[:1].copy(),
+                pair_offsets=np.zeros(2, dtype=np.int64), pair_j=np.zeros(0, dtype=np.int64),
+                pair_d=np.zeros((0, 3)), pair_shift=np.zeros((0, 3)), cutoff=b.cutoff,
+                species_names=b.species_names, cutoff_table=b.cutoff_table)
+            res = self.model.compute(ModelState(configs=self.state.configs[:1], batch=alone,
+                                                cutoff=self.state.cutoff), forces=False)
+            self._isolated[code] = float(np.asarray(res.energy, float)[0])
+        return self._isolated[code]
 
     def _build(self, atoms, influence):
         from workbench.engine.batch import pack_arrays
