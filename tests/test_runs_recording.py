@@ -418,3 +418,26 @@ def test_live_history_is_throttled_and_the_final_history_complete(tmp_path):
     assert [h["iteration"] for h in hist] == [i for i, _ in s.history]
     assert sum(h["params"] is not None for h in hist) == live  # the trajectory rows
     assert store.get_run(s.run_id)["iterations"] == s.iteration
+
+
+@pytest.mark.parametrize("entry", ["FitSession", "Loss.minimize"])
+def test_api_run_setup_reruns_to_the_same_result_with_workbench_fit(entry, tmp_path, capsys):
+    """A fit built in Python records a set-up (data folder, weights, model start state,
+    fit settings) that ``workbench fit`` reruns to the same parameters."""
+    loss, model, _ = si4_loss()
+    store = RunStore(tmp_path / "st")
+    if entry == "FitSession":
+        s = FitSession(loss, options={"maxiter": 40}, store=store)
+        s.run()
+        run_id, x = s.run_id, s.best_params
+    else:
+        res = loss.minimize(method="L-BFGS-B", options={"maxiter": 40}, store=store)
+        run_id, x = store.list_runs(limit=1)[0]["id"], res.x
+    setup = tmp_path / "setup.yaml"
+    setup.write_text((store.artifact_dir(run_id) / "setup.yaml").read_text())
+    assert main(["fit", str(setup), "--out", str(tmp_path / "rerun"), "--no-progress",
+                 "--no-kim", "--store", str(tmp_path / "st2")]) == 0
+    capsys.readouterr()
+    rerun = load_model(tmp_path / "rerun" / "model.yaml")
+    np.testing.assert_allclose(rerun.get_opt_params(), x, rtol=1e-9)
+    assert model.get_opt_params() == pytest.approx(x, rel=1e-15)
