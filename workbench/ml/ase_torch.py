@@ -4,8 +4,8 @@ Neural networks and linear models evaluate one structure the way ``CalculatorTor
 evaluates its data set: the descriptor's fingerprints (normalized with the descriptor's
 mean and standard deviation, in the descriptor's dtype) go through the network, which
 gives the energy of each atom; forces are ``-(dE/dzeta) · (dzeta/dr)`` and the stress is
-``(dE/dzeta) · (dzeta/dstrain) / V``.  The descriptor builds its own neighbor lists every
-call (its kernels are tied to them), so this back end has no skin.
+``(dE/dzeta) · (dzeta/dstrain) / V``.  The descriptor's neighbor list is kept between
+calls while atoms move less than half the skin (``ml.ase_neighbors.SkinDescriptor``).
 """
 
 from __future__ import annotations
@@ -14,24 +14,31 @@ import numpy as np
 import torch
 
 from workbench.errors import ModelError
+from workbench.ml.ase_neighbors import SkinDescriptor
 
 
 class TorchBackend:
     has_energies = True
 
-    def __init__(self, model):
+    def __init__(self, model, skin=0.5):
+        from workbench.models.ase_calculator import _Backend
+
         if not hasattr(model, "descriptor"):
             raise ModelError(f"ase_calculator: {type(model).__name__} has no descriptor")
         self.model = model
-        self.rebuilds = 0
+        self._skin_state = _Backend()
+        self.features = SkinDescriptor(model.descriptor, self._skin_state, skin)
+
+    @property
+    def rebuilds(self) -> int:
+        return self._skin_state.rebuilds
 
     def evaluate(self, atoms, stress):
         from workbench.models.ase_calculator import atoms_to_config
 
-        self.rebuilds += 1
         desc = self.model.descriptor
         config = atoms_to_config(atoms)
-        zeta, dzdr, dzds = desc.transform(config, fit_forces=True, fit_stress=stress)
+        zeta, dzdr, dzds = self.features.transform(atoms, config, stress)
         if desc.normalize:
             if desc.mean is None or desc.stdev is None:
                 raise ModelError("ase_calculator: the descriptor has no mean/stdev yet; "

@@ -102,8 +102,12 @@ class SNAP(Model):
         state.extra["features"] = [self._features(c) for c in configs]
         return state
 
-    def _features(self, conf):
-        zeta, dzdr, dzds = self.descriptor.transform(conf, fit_forces=True, fit_stress=True)
+    def _features(self, conf, transformed=None):
+        """Energy, force and stress design blocks of ``conf``; ``transformed`` is the
+        descriptor's ``(zeta, dzdr, dzds)`` when already computed (the ASE calculator
+        computes it on a reused neighbor list)."""
+        zeta, dzdr, dzds = transformed if transformed is not None else \
+            self.descriptor.transform(conf, fit_forces=True, fit_stress=True)
         n = zeta.shape[0]
         if self.quadratic:
             iu, ju = np.triu_indices(zeta.shape[1])

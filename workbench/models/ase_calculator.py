@@ -17,8 +17,9 @@ are the model's ``compute`` numbers:
   of their padding images in place (kim-api models check distances against their own
   cutoffs, so a superset list is valid).  Energies per atom when the model computes
   ``partialParticleEnergy``.
-* **torch** (neural networks and linear models, ``workbench.ml``): the descriptor
-  computes the fingerprints and their coordinate and strain derivatives each call;
+* **torch** (neural networks and linear models, ``workbench.ml``) and **SNAP**: the
+  descriptor computes the fingerprints and their coordinate and strain derivatives each
+  call on a neighbor list kept with the same skin (``ml.ase_torch.SkinDescriptor``);
   energies per atom come from the network.
 
 Stress is ASE's: (1/V) dE/d(strain), Voigt xx yy zz yz xz xy, eV/Å³ (the project's
@@ -114,15 +115,20 @@ def _backend_for(model, skin):
     if getattr(model, "is_torch", False):
         from workbench.ml.ase_torch import TorchBackend
 
-        return TorchBackend(model)
+        return TorchBackend(model, skin)
     from workbench.models.model import Model
 
     if not isinstance(model, Model):
         raise ModelError(f"ase_calculator: {type(model).__name__} is not a workbench model")
+    import sys
+
     from workbench.models.kim import KIMModel
 
     if isinstance(model, KIMModel):
         return _KIMBackend(model, skin)
+    snap = sys.modules.get("workbench.ml.snap")  # a SNAP model means it is imported
+    if snap is not None and isinstance(model, snap.SNAP):
+        return _SNAPBackend(model, skin)
     from workbench.models.builtin import BuiltinModel
 
     cls = type(model)
@@ -266,6 +272,28 @@ class _FreshBackend(_Backend):
     def evaluate(self, atoms, stress):
         self.rebuilds += 1
         state = self.model.prepare([atoms_to_config(atoms)])
+        res = self.model.compute(state, forces=True, stress=stress)
+        s = None if res.stress is None else np.array(res.stress[0], dtype=float)
+        return float(res.energy[0]), np.array(res.forces, dtype=float), s, None
+
+
+class _SNAPBackend(_Backend):
+    """SNAP: the bispectrum's neighbor list kept between moves (``SkinDescriptor``), the
+    features of the new positions then go through the model's own ``compute``."""
+
+    def __init__(self, model, skin):
+        from workbench.ml.ase_neighbors import SkinDescriptor
+
+        super().__init__()
+        self.model = model
+        self.features = SkinDescriptor(model.descriptor, self, skin)
+
+    def evaluate(self, atoms, stress):
+        from workbench.models.model import ModelState
+
+        config = atoms_to_config(atoms)
+        feats = self.model._features(config, self.features.transform(atoms, config, True))
+        state = ModelState(configs=[config], extra={"features": [feats]})
         res = self.model.compute(state, forces=True, stress=stress)
         s = None if res.stress is None else np.array(res.stress[0], dtype=float)
         return float(res.energy[0]), np.array(res.forces, dtype=float), s, None
