@@ -76,9 +76,14 @@ class GuidedApp(w.VBox):
             "5 Export": [wb.export.widget] + self._slot("Runs"),
         }
         wb.monitor.layout = w.Layout(flex="1 1 520px", min_width="0")
-        self.children = [wb.title_w, self.steps_w, self.help_w, self.body,
+        self.children = [wb.title_w, wb.preparing_w, self.steps_w, self.help_w, self.body,
                          w.HBox([self.back_w, self.next_w])]
         self.show()
+
+    def _repr_mimebundle_(self, **kwargs):
+        """Shown on a page: start compiling the model's kernels (see ``Workbench``)."""
+        self.wb.preparer.start()
+        return super()._repr_mimebundle_(**kwargs)
 
     def _slot(self, title: str) -> list:
         panel = self.wb.panels.get(title)

@@ -25,7 +25,7 @@ import threading
 import time
 
 import numpy as np
-from traitlets import Any, Dict, HasTraits, Int, List, Tuple, Unicode
+from traitlets import Any, Dict, Float, HasTraits, Int, List, Tuple, Unicode
 
 JOB_KINDS = ("fit", "training", "analysis", "validation")
 TERMINAL = frozenset(("finished", "stopped", "failed"))
@@ -139,7 +139,9 @@ class WorkbenchState(HasTraits):
       setting changed (table edit, fit end); ``fit_settings`` the ``fit`` section;
       ``job`` the current model's latest job of kind fit/training (None: not fitted yet);
       ``analysis`` the latest analysis job; ``jobs`` every job in order;
-      ``status`` the last guard-rail message for the user ("" when none).
+      ``status`` the last guard-rail message for the user ("" when none);
+      ``prepare_state`` / ``prepare_text`` / ``prepare_progress`` the compilation of the
+      model's kernels started when the Workbench is shown (``workbench.ui.preparing``).
     """
 
     configs = List()
@@ -155,6 +157,9 @@ class WorkbenchState(HasTraits):
     analysis = Any(None)
     jobs = List()
     status = Unicode("")
+    prepare_state = Unicode("idle")
+    prepare_text = Unicode("")
+    prepare_progress = Float(0.0)
 
     def __init__(self, configs=(), model=None, fit_settings=None, data_name: str = "",
                  **kwargs):

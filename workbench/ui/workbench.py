@@ -28,6 +28,7 @@ from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
 from workbench.ui.names import page_title
 from workbench.ui.parameter_table import ParameterTable
+from workbench.ui.preparing import Preparer, PreparingBar
 from workbench.ui.state import WorkbenchState
 from workbench.ui.training import TrainingSetup, is_torch_model, network_section
 from workbench.ui.weight_editor import WeightEditor, spec_from_configs
@@ -172,7 +173,10 @@ class Workbench(w.VBox):
         # tab) reaches the parameter table too
         self.state.observe(self._model_changed, "model")
         self._displayed = False
-        self.children = [self.title_w, self.tabs]
+        # the model's kernels compile when the page shows the Workbench, not at Fit
+        self.preparer = Preparer(self.state)
+        self.preparing_w = PreparingBar(self.state)
+        self.children = [self.title_w, self.preparing_w, self.tabs]
         self.default_test_split()
 
     # ---------------------------------------------------------------- fitting
@@ -192,6 +196,7 @@ class Workbench(w.VBox):
         if self._displayed:
             self.redraw()
         self._displayed = True
+        self.preparer.start()
         return super()._repr_mimebundle_(**kwargs)
 
     def redraw(self) -> None:
