@@ -20,17 +20,9 @@ import argparse
 import time
 
 import numpy as np
+from bench_eam import cpu  # best-of-repeat CPU seconds
 
 CU_SNAP = "SNAP_LiHuChen_2018_Cu__MO_529419924683_000"
-
-
-def cpu(fn, repeat):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        c0 = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - c0)
-    return best, out
 
 
 def cu_configs(n=8):
