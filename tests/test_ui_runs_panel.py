@@ -53,6 +53,10 @@ def test_workbench_fits_are_recorded_compared_and_restored(wb, tmp_path):
     assert "StillingerWeber" in panel.table_w.options[0][0]
     # sorting: click a column header (ascending first for losses), again to reverse
     heads = panel.header_buttons
+    hidden = [x for x in (panel.status_w, panel.refresh_w, panel.restore_w, panel.rename_w,
+                          panel.delete_w, panel.sort_w, panel.descending_w)
+              if x.layout.display == "none"]
+    assert hidden == [panel.sort_w, panel.descending_w]
     assert heads["started"].description == "date \u25bc"
     assert heads["tags"].disabled and not heads["best_loss"].disabled
     heads["best_loss"].click()

@@ -83,9 +83,11 @@ class RunsPanel:
         self.status_w = w.Dropdown(options=STATUS_FILTER, value="any status", layout=lay)
         self.tag_w = w.Text(placeholder="tag", continuous_update=False,
                             layout=w.Layout(width="120px"))
+        # the sort is chosen from the column headers; these two (hidden) hold it
         self.sort_w = w.Dropdown(options=SORT_KEYS, value="started", description="sort by",
-                                 layout=lay)
-        self.descending_w = w.ToggleButton(value=True, description="descending", layout=lay)
+                                 layout=w.Layout(display="none"))
+        self.descending_w = w.ToggleButton(value=True, description="descending",
+                                           layout=w.Layout(display="none"))
         self.refresh_w = w.Button(description="Refresh", icon="refresh", layout=lay)
         # the column headers: click one to sort by it, click again to reverse
         self.header_buttons = {}
@@ -159,8 +161,6 @@ class RunsPanel:
                          (self.validation_w, "wb-runs-validation"),
                          (self.figures_box, "wb-runs-figures")):
             wid.add_class(cls)
-        # the sort is chosen from the column headers; these two hold it
-        self.sort_w.layout.display = self.descending_w.layout.display = "none"
         controls = w.HBox([self.search_w, self.status_w, self.tag_w, self.sort_w,
                            self.descending_w, self.refresh_w])
         actions = w.VBox([w.HBox([self.restore_w, self.name_w, self.rename_w, self.tags_w,
