@@ -60,16 +60,16 @@ def test_no_child_when_compiled_or_switched_off(monkeypatch):
     precompile.compile_kernels("workbench.engine.sw")  # this process has the kernel now
     assert precompile.needs_compiling("workbench.engine.sw") is False
     assert precompile.start("workbench.engine.sw") is False
-    assert precompile.needs_compiling("workbench.engine.lj") is False  # not listed
+    assert precompile.needs_compiling("workbench.engine.eam") is False  # not listed
     monkeypatch.setenv("WORKBENCH_PRECOMPILE", "0")
     assert precompile.start("workbench.engine.sw") is False
     assert precompile._RUNNING == {}
     # the hand-made batch evaluates as the same two atoms packed with neighbor lists
     from workbench.engine.batch import pack_arrays
 
-    params = SPEC.default_params(("X",))
+    params = SPEC.default_params(("Si",))
     batch = precompile.tiny_batch(SPEC.influence_distance(params))
-    packed = pack_arrays([batch.coords], [np.zeros((3, 3))], [[False] * 3], [["X", "X"]],
+    packed = pack_arrays([batch.coords], [np.zeros((3, 3))], [[False] * 3], [["Si", "Si"]],
                          batch.cutoff)
     np.testing.assert_array_equal(packed.pair_d, batch.pair_d)
     res = SPEC.compute(batch, params, forces=True)

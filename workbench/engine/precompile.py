@@ -34,6 +34,9 @@ import numpy as np
 #: one type specialisation for every evaluation mode (tests/test_engine_threads.py).
 KERNELS = {
     "workbench.engine.sw": ("workbench.engine._sw_kernels:sw_kernel",),
+    "workbench.engine.tersoff": ("workbench.engine.tersoff:tersoff_kernel",),
+    "workbench.engine.lj": ("workbench.engine.pair:_pair_range",),
+    "workbench.engine.morse": ("workbench.engine.pair:_pair_range",),
 }
 
 _RUNNING: dict[str, subprocess.Popen] = {}
@@ -127,20 +130,22 @@ def tiny_batch(cutoff: float):
         pair_j=np.array([1, 0], dtype=np.int64),
         pair_d=np.array([[d, 0.0, 0.0], [-d, 0.0, 0.0]]),
         pair_shift=np.zeros((2, 3), dtype=np.int64), cutoff=float(cutoff),
-        species_names=("X",))
+        species_names=("Si",))
 
 
 def compile_kernels(module_name: str) -> None:
     """Evaluate the potential of ``module_name`` on :func:`tiny_batch` in every mode a
     fit uses (energy, forces, stress, Jacobian, and the gradient pass)."""
-    spec = importlib.import_module(module_name).SPEC
-    params = spec.default_params(("X",))
+    module = importlib.import_module(module_name)
+    spec = getattr(module, "SPEC", None) or module.SPECS[0]
+    params = spec.default_params(("Si",))
     batch = tiny_batch(spec.influence_distance(params))
     spec.compute(batch, params, forces=True, stress=True, jacobian=True)
     gradient = spec.extra.get("gradient")
     if gradient is not None:
-        gradient(batch, params, np.arange(len(spec.params), dtype=np.int64), np.ones(1),
-                 np.zeros(1), np.ones((2, 3)), np.zeros((2, 3)))
+        nflat = sum(len(v) for v in params.values())
+        gradient(batch, params, np.arange(nflat, dtype=np.int64), np.ones(1), np.zeros(1),
+                 np.ones((2, 3)), np.zeros((2, 3)))
 
 
 if __name__ == "__main__":
