@@ -54,7 +54,7 @@ def test_snap_calculator_reuses_its_neighbor_list():
 
     model = SNAP(("Si",), rcutfac=4.2, twojmax=4)
     model.set_param_value("coeffs_Si", np.random.default_rng(5).normal(0, 0.1, model.ncoeff))
-    check_reuse(model, per_atom=False)
+    check_reuse(model, per_atom=True)
     # and the calculator equals the model's own compute
     atoms = crystal(seed=3)
     atoms.calc = model.ase_calculator()
@@ -63,6 +63,14 @@ def test_snap_calculator_reuses_its_neighbor_list():
     ref = model.compute(model.prepare([conf]), forces=True, stress=True)
     assert atoms.get_potential_energy() == pytest.approx(ref.energy[0], rel=1e-12)
     np.testing.assert_allclose(atoms.get_forces(), ref.forces, rtol=0, atol=1e-11)
+    # energies per atom: in a 3x1x1 supercell every atom has the environment it has in
+    # the cell, so the first eight atoms have the cell's per-atom energies
+    e = atoms.get_potential_energies()
+    assert e.sum() == pytest.approx(ref.energy[0], rel=1e-12) and np.ptp(e) > 1e-6
+    big = atoms.repeat((3, 1, 1))
+    big.calc = model.ase_calculator()
+    e_big = big.get_potential_energies()
+    np.testing.assert_allclose(e_big[:len(atoms)], e, rtol=0, atol=1e-11)
 
 
 def test_neural_network_calculator_reuses_its_neighbor_list():

@@ -102,10 +102,11 @@ class SNAP(Model):
         state.extra["features"] = [self._features(c) for c in configs]
         return state
 
-    def _features(self, conf, transformed=None):
+    def _features(self, conf, transformed=None, atom_rows=None):
         """Energy, force and stress design blocks of ``conf``; ``transformed`` is the
         descriptor's ``(zeta, dzdr, dzds)`` when already computed (the ASE calculator
-        computes it on a reused neighbor list)."""
+        computes it on a reused neighbor list); ``atom_rows`` (a list) receives the
+        per-atom design rows and species codes (energies per atom: row · coeffs)."""
         zeta, dzdr, dzds = transformed if transformed is not None else \
             self.descriptor.transform(conf, fit_forces=True, fit_stress=True)
         n = zeta.shape[0]
@@ -122,6 +123,8 @@ class SNAP(Model):
             dzds = np.concatenate([dzds, ds], axis=1)
         phi = np.concatenate([np.ones((n, 1)), zeta], axis=1)
         codes = np.array([self.species.index(s) for s in conf.species])
+        if atom_rows is not None:
+            atom_rows.append((phi, codes))
         S = len(self.species)
         P = self.ncoeff
         # per-species sums: the Jacobian blocks of energy, forces (-d/dr) and stress

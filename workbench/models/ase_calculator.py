@@ -288,15 +288,24 @@ class _SNAPBackend(_Backend):
         self.model = model
         self.features = SkinDescriptor(model.descriptor, self, skin)
 
+    has_energies = True
+
     def evaluate(self, atoms, stress):
         from workbench.models.model import ModelState
 
         config = atoms_to_config(atoms)
-        feats = self.model._features(config, self.features.transform(atoms, config, True))
+        rows = []
+        feats = self.model._features(config, self.features.transform(atoms, config, True),
+                                     atom_rows=rows)
         state = ModelState(configs=[config], extra={"features": [feats]})
         res = self.model.compute(state, forces=True, stress=stress)
         s = None if res.stress is None else np.array(res.stress[0], dtype=float)
-        return float(res.energy[0]), np.array(res.forces, dtype=float), s, None
+        # SNAP's energy is a sum over atoms of (1, B_i) · coeffs of the atom's species
+        phi, codes = rows[0]
+        coeffs = np.array([self.model.model_params[f"coeffs_{sp}"].value
+                           for sp in self.model.species])
+        energies = np.einsum("ip,ip->i", phi, coeffs[codes])
+        return float(res.energy[0]), np.array(res.forces, dtype=float), s, energies
 
 
 class _KIMBackend(_Backend):
