@@ -61,9 +61,9 @@ loss.save_optimizer_state("optimizer_stat.pkl")
 # 56.973577, which KLIFF 0.4.3 itself does not reproduce on the published data set; run
 # here (PyPI sdist, torch 2.13 CPU) it prints these, and so do we.  The documented numbers
 # are those of a training that updates only the C network: KLIFF 0.4.3 with its optimizer
-# given model_c's parameters alone prints them to every digit (the documentation was built
-# by an earlier KLIFF whose CalculatorTorchSeparateSpecies handed the optimizer only the
-# last model of the dict; 0.4.3 wraps all models, so both networks train).
+# given model_c's parameters alone prints them to every digit (KLIFF 0.3.3's
+# CalculatorTorchSeparateSpecies sets its model to the last one of the dict, and its Loss
+# hands the optimizer that model's parameters; 0.4.3 wraps all models, so both train).
 NN_SIC_DOCUMENTED = [57.247632980, 57.215625763, 57.186323166, 57.158138275, 57.130514145,
                      57.103128433, 57.075778961, 57.048318863, 57.020624161, 56.992567062,
                      56.973577499]
