@@ -28,6 +28,19 @@ def test_warmup_reports_each_task_before_and_after():
     assert steps[3].message.startswith("Morse kernels: ")
 
 
+def test_warmup_starts_the_potentials_compiling_children_first(monkeypatch):
+    from workbench.engine import precompile
+
+    calls = []
+    monkeypatch.setattr(precompile, "start", lambda module: calls.append(module) or False)
+    monkeypatch.setitem(warmup.TASKS, "read", warmup.WarmupTask(
+        "read", "reader", 1.0, lambda: calls.append("read task")))
+    warmup.warmup(["read", "SW", "Morse"])
+    # before the first task runs; then each model's prepare asks again (already compiled)
+    assert calls[:3] == ["workbench.engine.sw", "workbench.engine.morse", "read task"]
+    assert set(calls[3:]) <= {"workbench.engine.sw", "workbench.engine.morse"}
+
+
 def test_tasks_for_models_and_estimates():
     from workbench.models import StillingerWeber, Tersoff
 

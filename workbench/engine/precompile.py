@@ -86,6 +86,10 @@ def start(module_name: str) -> bool:
     with _LOCK:
         if module_name in _RUNNING:
             return True
+        for other, proc in list(_RUNNING.items()):  # LJ and Morse share one kernel
+            if set(KERNELS.get(other, ())) & set(KERNELS.get(module_name, ())):
+                _RUNNING[module_name] = proc
+                return True
         try:
             if not needs_compiling(module_name):
                 return False
