@@ -204,6 +204,10 @@ def test_files_without_lines_are_located_by_frame(tmp_path):
         Dataset(p, file_format="ase")
     assert exc.value.line is None
     assert str(exc.value) == f"{p}: frame 1: energy is nan; expected a finite number"
+    # one ase.Atoms: the configuration is named, as its constructor names it
+    with pytest.raises(DatasetError, match=r"^configuration c3: energy is nan; expected a "
+                                           r"finite number$"):
+        Configuration.from_ase(frames[1], identifier="c3")
 
 
 # -- KLIFF parity: force spellings, 9-value stress, frames, columns that are not forces --

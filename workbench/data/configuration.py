@@ -310,8 +310,12 @@ class Configuration:
         Å; energy/forces/stress from an attached single-point calculator if present).
         Raises DatasetError for invalid values (NaN, a singular cell, coincident atoms)."""
         from .ase_io import config_kwargs_from_ase
-        return cls(weight=weight, identifier=identifier, path=path,
-                   **config_kwargs_from_ase(atoms))
+        try:
+            kwargs = config_kwargs_from_ase(atoms)
+        except DatasetError as exc:  # name the configuration, as the constructor does
+            who = "configuration" if identifier is None else f"configuration {identifier}"
+            raise DatasetError(f"{who}: {exc.reason}", path) from None
+        return cls(weight=weight, identifier=identifier, path=path, **kwargs)
 
     from_ase_atoms = from_ase
 
