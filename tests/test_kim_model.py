@@ -1,4 +1,5 @@
-"""KIMModel through kimpy and kim-api, on Debian's openkim-models collection."""
+"""KIMModel on the kim-api path (engine="kim"), on Debian's openkim-models collection
+(the numba twins of the drivers are tested in test_kim_twin.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def si4(si4_path):
 def sw():
     from workbench.models.kim import KIMModel
 
-    return KIMModel(SW)
+    return KIMModel(SW, engine="kim")
 
 
 def small_si(si4, natoms=8):
@@ -76,7 +77,7 @@ def test_lists_sw_parameters_with_kim_values(sw):
 def test_multi_species_sizes_and_integer_parameter():
     from workbench.models.kim import KIMModel
 
-    m = KIMModel(TERSOFF)
+    m = KIMModel(TERSOFF, engine="kim")
     sizes = {n: p.size for n, p in m.model_params.items()}
     assert sizes["A"] == 4 and sizes["gamma"] == 8 and sizes["m"] == 8
     assert m.model_params["A"].value.tolist() == [2145.7128, 1779.36144, 1779.36144, 2019.8449]
@@ -106,7 +107,7 @@ def test_update_model_params_in_log_space_reaches_kim(si4):
     from workbench.models.kim import KIMModel
     from workbench.models.transform import LogParameterTransform
 
-    m = KIMModel(SW, params_transform=LogParameterTransform(["A"]))
+    m = KIMModel(SW, params_transform=LogParameterTransform(["A"]), engine="kim")
     m.set_opt_params(A=[[np.log(16.0)]], sigma=[[2.0951]])
     x = m.get_opt_params()
     assert x[0] == pytest.approx(np.log(16.0))
@@ -224,7 +225,7 @@ def test_jacobian_columns_select_and_order(sw, si4):
 def test_integer_parameter_columns_are_zero(sic_path):
     from workbench.models.kim import KIMModel
 
-    m = KIMModel(TERSOFF)
+    m = KIMModel(TERSOFF, engine="kim")
     conf = Dataset(sic_path).get_configs()[0]
     flat = m.flat_param_names()
     cols = [flat.index("m[0]"), flat.index("gamma[0]")]
@@ -236,7 +237,7 @@ def test_sw_kim_and_builtin_agree(si4):
     from workbench.models.builtin import StillingerWeber
     from workbench.models.kim import KIMModel
 
-    kim = KIMModel(SW)
+    kim = KIMModel(SW, engine="kim")
     kim.set_opt_params(A=[[14.0]], sigma=[[2.05]], gamma=[[2.4]])
     ours = StillingerWeber(species=["Si"])
     for name, p in kim.model_params.items():
@@ -295,7 +296,7 @@ def test_save_and_load_push_values_into_kim(tmp_path):
     from workbench.models import load_model
     from workbench.models.kim import KIMModel
 
-    m = KIMModel(SW)
+    m = KIMModel(SW, engine="kim")
     m.set_opt_params(A=[[16.0, 10, 20]], sigma=[[2.1, "fix"]])
     m.set_param_transform("A", "log")
     m.save(tmp_path / "sw.yaml")

@@ -17,7 +17,7 @@ def _evaluate(configs, nthreads, monkeypatch):
 
     monkeypatch.setattr(threads, "num_threads", lambda: nthreads)
     monkeypatch.setattr(kim, "num_threads", lambda: nthreads)
-    model = KIMModel(SW)
+    model = KIMModel(SW, engine="kim")
     model.set_opt_params(A=[[14.0]], gamma=[[2.2]])  # pushed into every instance
     state = model.prepare(configs)
     return model, state, model.compute(state, forces=True, stress=True, jacobian=True,

@@ -84,7 +84,9 @@ class Fisher:
             return self.method == "ridders"
         from workbench.models.kim import KIMModel
 
-        return isinstance(self.calculator.model, KIMModel)
+        # on kim-api the Jacobian is finite differences; on a numba twin it is exact
+        model = self.calculator.model
+        return isinstance(model, KIMModel) and model.engine == "kim"
 
     # -- Jacobian ----------------------------------------------------------------------
     def force_jacobian(self) -> np.ndarray:

@@ -14,15 +14,28 @@ Stress is the strain derivative of the energy divided by the cell volume, Voigt 
 xx yy zz yz xz xy -- kim-api's ``partialVirial`` / volume when the model provides it,
 otherwise the virial of the forces on all (contributing and padding) particles.
 
-The parameter Jacobian is **not exact**: kim-api has no parameter derivatives, so
-``compute(..., jacobian=True)`` differentiates by central finite differences, two full
-evaluations per requested flat-parameter column, with step ``max(1e-8, 1e-6 |value|)``
-(relative accuracy ~1e-9 for smooth models).  Pass ``columns`` to restrict the work to
-the parameters being fitted.  Integer parameters (e.g. Tersoff's ``m``) get zero columns.
+**Twins.** When the model's driver has a numba twin in the engine (SW, Tersoff_LAMMPS,
+LennardJones612, Morse_Shifted; see :mod:`workbench.models.kim_twin`), the model is
+evaluated there instead, with exact parameter Jacobians and the engine's one-pass
+gradient.  Parameters, their names and what is pushed into kim-api stay the same (so
+``write_kim_model`` and the ASE calculator still go through kim-api).  At creation the
+twin is checked against kim-api (energies and forces of a few rattled configurations of
+the model's species, relative 1e-10); if they differ, or the twin cannot take the
+values, the model warns and runs on kim-api.  ``engine="kim"`` forces kim-api,
+``engine="twin"`` requires the twin (KIMError otherwise); ``model.engine`` says which
+one runs.
+
+On kim-api the parameter Jacobian is **not exact**: kim-api has no parameter
+derivatives, so ``compute(..., jacobian=True)`` differentiates by central finite
+differences, two full evaluations per requested flat-parameter column, with step
+``max(1e-8, 1e-6 |value|)`` (relative accuracy ~1e-9 for smooth models).  Pass
+``columns`` to restrict the work to the parameters being fitted.  Integer parameters
+(e.g. Tersoff's ``m``) get zero columns.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -31,6 +44,8 @@ from ..engine.spec import EngineResult
 from ..engine.threads import num_threads, parallel_ranges, split
 from ..errors import KIMError
 from .kim_collections import HOW_TO_INSTALL, is_installed
+from .kim_twin import (TWIN_RTOL, TwinEvaluator, check_configurations, deviation,
+                       pick_species, twin_for)
 from .model import Model, ModelState
 from .parameter import Parameter
 
@@ -221,12 +236,19 @@ class KIMModel(Model):
             ``workbench model --list`` or ``kim-api-collections-management list`` shows
             the installed ones.
         params_transform: optional ParameterTransform (e.g. LogParameterTransform).
+        engine: ``"auto"`` (the numba twin of the driver when there is one and it
+            passes the creation check, else kim-api), ``"kim"`` (always kim-api) or
+            ``"twin"`` (the twin or a KIMError).
 
-    See the module docstring for how energies, forces, stress and the (finite-difference)
-    Jacobian are computed.
+    See the module docstring for how energies, forces, stress and the Jacobian are
+    computed.
     """
 
-    def __init__(self, model_name: str, params_transform=None):
+    ENGINES = ("auto", "kim", "twin")
+
+    def __init__(self, model_name: str, params_transform=None, engine: str = "auto"):
+        if engine not in self.ENGINES:
+            raise KIMError(f"KIMModel engine must be one of {self.ENGINES}, got {engine!r}")
         kimpy = _kimpy()
         self.kim_model = create_kim_model(model_name)
         self.mutable = bool(self.kim_model.is_routine_present(
@@ -243,6 +265,14 @@ class KIMModel(Model):
         # each thread evaluates its configurations on its own instance
         self._clones: list = []
         super().__init__(model_name, params_transform)
+        self.requested_engine = engine
+        #: "twin" or "kim": which one evaluates this model
+        self.engine = "kim"
+        #: (energy, forces) relative deviation twin vs kim-api found at creation
+        self.twin_deviation = None
+        self._twin = None
+        if engine != "kim":
+            self._select_twin(engine == "twin")
 
     # -- parameters ---------------------------------------------------------------------
     def init_model_params(self) -> OrderedDict:
@@ -359,6 +389,120 @@ class KIMModel(Model):
 
         return model_driver(self.model_name)
 
+    # -- twin ------------------------------------------------------------------------------
+    def _values(self) -> dict[str, np.ndarray]:
+        return {name: p.value for name, p in self.model_params.items()}
+
+    def _select_twin(self, required: bool) -> None:
+        """Use the driver's numba twin if it reproduces kim-api (module docstring)."""
+        driver = self.driver_name()
+        twin = twin_for(driver)
+        problem = None
+        if twin is None:
+            problem = f"its driver {driver or '(none)'} has no numba twin"
+        else:
+            try:
+                evaluator = TwinEvaluator(twin, self._meta, self._species)
+                problem = self._check_twin(evaluator)
+            except Exception as exc:  # any failure of the twin means: use kim-api
+                problem = f"the twin could not evaluate it ({type(exc).__name__}: {exc})"
+        if problem is None:
+            self._twin, self.engine = evaluator, "twin"
+            return
+        if required:
+            raise KIMError(f"KIM model {self.model_name} cannot run on a numba twin: "
+                           f"{problem}")
+        if twin is not None:
+            warnings.warn(f"KIM model {self.model_name}: {problem}; it runs on kim-api "
+                          "(finite-difference Jacobians)", stacklevel=3)
+
+    def _check_twin(self, evaluator) -> str | None:
+        """None when the twin reproduces kim-api on a few rattled configurations of the
+        model's species (relative ``TWIN_RTOL``), else what differs."""
+        values = self._values()
+        subset = evaluator.species_subset(pick_species(self._species, seed=0))
+        spec = evaluator.spec(values)
+        cutoff = float(spec.influence_distance(evaluator.spec_params(values, subset)))
+        reason = evaluator.outside(values, subset)
+        if reason is not None:
+            return f"{reason}"
+        configs = check_configurations(subset, cutoff, seed=0)
+        kim = self._kim_compute(self._kim_prepare(configs), forces=True)
+        self._twin = evaluator
+        try:
+            twin = self._twin_compute(self._twin_prepare(configs), forces=True)
+        finally:
+            self._twin = None
+        de, df = deviation(configs, twin, kim)
+        self.twin_deviation = (de, df)
+        if de <= TWIN_RTOL and df <= TWIN_RTOL:
+            return None
+        return (f"its numba twin ({spec.name}) differs from kim-api by {de:.1e} in energy "
+                f"and {df:.1e} in forces (relative; allowed {TWIN_RTOL:.0e}) on "
+                f"rattled {'/'.join(subset)} configurations")
+
+    def _twin_prepare(self, configs) -> ModelState:
+        state = ModelState(configs=configs)
+        present = set()
+        for k, conf in enumerate(configs):
+            bad = set(conf.species) - set(self._species)
+            if bad:
+                name = conf.identifier or f"#{k}"
+                raise KIMError(f"configuration {name}: species {sorted(bad)[0]!r} is not "
+                               f"supported by the KIM model (supports "
+                               f"{sorted(self._species)})")
+            present.update(conf.species)
+        state.extra["twin_species"] = self._twin.species_subset(present)
+        return self._twin_refresh(state)
+
+    def _on_twin(self, state: ModelState) -> bool:
+        """Whether ``state`` (a twin state) is evaluated on the twin.  Values outside
+        what the twin reproduces (``DriverTwin.exact_for``) switch the model to kim-api
+        for good, with a warning; the twin state then carries kim-api arguments too."""
+        if self._twin is not None:
+            reason = self._twin.outside(self._values(), state.extra["twin_species"])
+            if reason is None:
+                return True
+            warnings.warn(f"KIM model {self.model_name}: with the current parameter "
+                          f"values {reason}; it runs on kim-api from now on "
+                          "(finite-difference Jacobians)", stacklevel=3)
+            self._twin, self.engine = None, "kim"
+        if "kim_state" not in state.extra:
+            state.extra["kim_state"] = self._kim_prepare(state.configs)
+        return False
+
+    def _twin_refresh(self, state: ModelState) -> ModelState:
+        """Repack when the twin's cutoff for the data's species changed."""
+        from workbench.engine.batch import get_batch
+
+        self._sync()
+        values = self._values()
+        subset = state.extra["twin_species"]
+        spec = self._twin.spec(values)
+        cutoff = float(spec.influence_distance(self._twin.spec_params(values, subset)))
+        if state.batch is None or state.cutoff != cutoff:
+            state.batch = get_batch(state.configs, cutoff=cutoff, species_names=subset)
+            state.cutoff = cutoff
+        return state
+
+    def _twin_compute(self, state, forces=True, stress=False, jacobian=False,
+                      columns=None) -> EngineResult:
+        self._twin_refresh(state)
+        return self._twin.compute(state.batch, self._values(), state.extra["twin_species"],
+                                  forces, stress, jacobian, columns)
+
+    def compute_gradient(self, state: ModelState, columns, energy_weight, energy_ref,
+                         forces_weight=None, forces_ref=None):
+        """One-pass ``(EngineResult, gradient)`` on the twin (see
+        ``BuiltinModel.compute_gradient``); None on kim-api or without a one-pass
+        gradient in the engine."""
+        if "twin_species" not in state.extra or not self._on_twin(state):
+            return None
+        self._twin_refresh(state)
+        return self._twin.gradient(state.batch, self._values(),
+                                   state.extra["twin_species"], columns, energy_weight,
+                                   energy_ref, forces_weight, forces_ref)
+
     # -- evaluation ----------------------------------------------------------------------
     def _instances(self) -> list:
         return [self.kim_model] + self._clones
@@ -376,9 +520,15 @@ class KIMModel(Model):
             self._clones.append(clone)
 
     def prepare(self, configs) -> ModelState:
+        """A packed batch on the twin; else compute arguments per configuration (below)."""
+        configs = list(configs)
+        if self._twin is not None:
+            return self._twin_prepare(configs)
+        return self._kim_prepare(configs)
+
+    def _kim_prepare(self, configs) -> ModelState:
         """Compute arguments per configuration; the configurations are split into one
         group per engine thread (balanced by atoms), each on its own kim-api instance."""
-        configs = list(configs)
         state = ModelState(configs=configs)
         groups = split([len(c.species) for c in configs], num_threads())
         self._add_clones(len(groups) - 2)
@@ -394,6 +544,11 @@ class KIMModel(Model):
 
     def refresh_state(self, state: ModelState) -> ModelState:
         """Rebuild paddings and neighbor lists when the model's cutoffs changed."""
+        if "twin_species" in state.extra:
+            if self._on_twin(state):
+                return self._twin_refresh(state)
+            self.refresh_state(state.extra["kim_state"])
+            return state
         self._sync()
         cutoffs, hints = self.kim_model.get_neighbor_list_cutoffs_and_hints()
         key = (self.influence_distance, tuple(np.asarray(cutoffs, float)))
@@ -432,9 +587,17 @@ class KIMModel(Model):
 
     def compute(self, state: ModelState, forces: bool = True, stress: bool = False,
                 jacobian: bool = False, columns=None) -> EngineResult:
+        if "twin_species" in state.extra:
+            if self._on_twin(state):
+                return self._twin_compute(state, forces, stress, jacobian, columns)
+            state = state.extra["kim_state"]
         if "kim" not in state.extra:
             raise KIMError("this state was not prepared by a KIMModel; call "
                            "model.prepare(configs) on this model")
+        return self._kim_compute(state, forces, stress, jacobian, columns)
+
+    def _kim_compute(self, state, forces=True, stress=False, jacobian=False,
+                     columns=None) -> EngineResult:
         self.refresh_state(state)
         energy, f, s = self._evaluate(state, forces, stress)
         result = EngineResult(energy=energy, forces=f, stress=s)
@@ -503,6 +666,12 @@ class KIMModel(Model):
             if (self.influence_distance > built_inf or len(built_cut) != len(cutoffs)
                     or np.any(np.asarray(cutoffs) > np.asarray(built_cut))):
                 kc.build(self.influence_distance, cutoffs, hints)
+
+    def init_kwargs(self) -> dict:
+        kwargs = super().init_kwargs()
+        if self.requested_engine != "auto":
+            kwargs["engine"] = self.requested_engine
+        return kwargs
 
     def __repr__(self):
         return f"KIMModel(model_name={self.model_name!r})"
