@@ -326,3 +326,12 @@ def test_written_fitted_model_computes_what_the_twin_computes(tmp_path, si4_path
         assert installed.get_params_dict()["A"][0] == 14.9386363
     assert os.environ.get("KIM_API_PORTABLE_MODELS_DIR", "") != str(tmp_path / "collection")
     assert_same(configs, ours, got)
+
+
+def test_warmup_compiles_the_twin_kernels():
+    from workbench.warmup import tasks_for
+
+    assert tasks_for(kim_model(SW)) == ["read", "SW"]
+    assert tasks_for(kim_model(MORSE)) == ["read", "Morse"]
+    assert tasks_for(kim_model(LJ612)) == ["read", "LJ"]
+    assert tasks_for(kim_model(SW, engine="kim")) == ["read"]

@@ -137,9 +137,14 @@ _MODEL_TASKS = {"StillingerWeber": "SW", "LennardJones": "LJ", "Morse": "Morse",
 
 def tasks_for(model) -> list[str]:
     """Warm-up tasks a model needs (a Model instance, class or name such as "SW");
-    empty for models without numba kernels of their own (KIM models, plugins)."""
+    empty for models without numba kernels of their own (KIM models on kim-api,
+    plugins).  A KIMModel on a numba twin needs its engine's kernels."""
     name = model if isinstance(model, str) else getattr(model, "__name__", None) or \
         type(model).__name__
+    twin = getattr(model, "_twin", None) if name == "KIMModel" else None
+    if twin is not None:
+        name = {"SW": "SW", "Tersoff": "Tersoff", "LJ": "LJ", "LJ_shifted": "LJ",
+                "Morse_Shifted": "Morse"}.get(twin.spec(model._values()).name, name)
     if name in TASKS:
         task = name
     else:

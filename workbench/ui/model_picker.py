@@ -109,8 +109,10 @@ class ModelPicker(w.VBox):
         self.source_w = w.ToggleButtons(
             options=SOURCES, value=_source_of(current),
             tooltips=["potentials built into the workbench (fast, exact derivatives)",
-                      "models installed from OpenKIM (any kim-api model; derivatives by "
-                      "finite differences)", "models added by installed plugins"])
+                      "models installed from OpenKIM (any kim-api model; SW, Tersoff, "
+                      "LJ612 and Morse_Shifted models run on the built-in kernels with "
+                      "exact derivatives, others by finite differences)",
+                      "models added by installed plugins"])
         self.source_w.tooltip = "where the model comes from"
         self.search_w = w.Text(placeholder="search names, e.g. Tersoff or 2014",
                                description="search", continuous_update=True,
