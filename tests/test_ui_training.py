@@ -84,7 +84,11 @@ def test_fit_button_trains_the_network_epoch_by_epoch(configs, tmp_path, monkeyp
     xs, ys = list(mon.loss_fig.data[0].x), list(mon.loss_fig.data[0].y)
     assert xs == list(range(12)) and ys == [f / 18 for _, f in s.history]
     assert ys[-1] < 0.8 * ys[0]
-    assert len(mon.param_fig.data) == 0
+    # the parameter figure: the weights' 2-norm after each epoch (no 161 traces)
+    assert [t.name for t in mon.param_fig.data] == ["‖w‖₂"]
+    assert list(mon.param_fig.data[0].x) == list(range(12))
+    assert list(mon.param_fig.data[0].y) == s.param_norms
+    assert mon.param_box.layout.display is None
     assert mon.loss_fig.layout.xaxis.title.text == "epoch"
     assert "epoch 12" in mon.status_w.value and "best loss" in mon.status_w.value
     # the best epoch's weights are in the model; the fingerprints left no files here
@@ -194,7 +198,11 @@ def test_analysis_after_training_and_epochs_on_the_axis(configs):
     assert len(view.energy_fig.data) >= 2 and len(view.force_fig.data) >= 2
     assert view.plots.children[-1].layout.display == "none"  # no empty Fisher plots
     assert "neural network" in view.status_w.value
-    # no parameter plot is left empty: the parameter figure is hidden for networks
+    # no parameter plot is left empty: the weight-norm trace has a point per epoch
+    assert list(mon.param_fig.data[0].y) == mon.session.param_norms
+    assert mon.param_fig.layout.yaxis.title.text == "weight norm ‖w‖₂"
+    # a new network, not trained yet: its parameter figure is hidden, not empty
+    wb.set_model(network())
     assert mon.param_box.layout.display == "none"
 
 
@@ -260,6 +268,11 @@ def test_train_and_test_loss_curves_per_epoch(configs):
     assert mon.loss_fig is not fig
     assert list(mon.loss_fig.data[1].y) == curves["test"]
     assert list(mon.loss_fig.data[0].y) == curves["train"]
+    # the weight norm the figure shows is the weights' 2-norm after each epoch
+    norm = float(np.sqrt(sum(float((p.detach().double() ** 2).sum())
+                             for p in net.parameters())))
+    assert list(mon.param_fig.data[0].y) == curves["weight_norm"]
+    assert curves["weight_norm"][-1] == pytest.approx(norm, rel=1e-12)
     # a split set to 0 in the Data tab: no test curve
     wb.browser.random_split(0.0, 0)
     mon.options_w.value = "{epochs: 2, batch_size: 20, lr: 0.01}"

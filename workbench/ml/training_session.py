@@ -187,12 +187,14 @@ class TrainingSession(BackgroundJob):
         """The loss curves per configuration: ``epoch`` (the epochs trained so far),
         ``train`` (each epoch's training loss, summed over its batches while the weights
         changed) and ``test`` (the test loss after that epoch; None without a test
-        set), with ``n_train`` and ``n_test`` configurations."""
+        set), with ``n_train`` and ``n_test`` configurations, and ``weight_norm`` (the
+        weights' 2-norm after each epoch)."""
         train = list(self.history)
         test = dict(self.test_history)
         out = {"epoch": [e for e, _ in train],
                "train": [self._per_configuration(self.loss, f) for _, f in train],
-               "test": None, "n_train": len(self.loss.calculator.configs), "n_test": 0}
+               "test": None, "n_train": len(self.loss.calculator.configs), "n_test": 0,
+               "weight_norm": list(self.param_norms)[: len(train)]}
         if self.test_loss is not None:
             out["n_test"] = len(self.test_loss.calculator.configs)
             out["test"] = [self._per_configuration(self.test_loss, test[e])

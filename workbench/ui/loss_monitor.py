@@ -10,8 +10,9 @@ the parameter traces (value / start value), the status line and the ParameterTab
 For a torch model (a neural network) Start instead asks ``make_training(method, options,
 status)`` for a :class:`workbench.ml.training_session.TrainingSession` (built in the same
 background thread, fingerprints included): the method list becomes torch optimizers, the
-options ``{epochs, batch_size, lr}``, the loss curve gains one point per epoch and there
-are no parameter traces (see :mod:`workbench.ui.training`).
+options ``{epochs, batch_size, lr}``, the loss figure shows train and test loss per
+configuration against epochs and the parameter figure the weights' norm (see
+:mod:`workbench.ui.training`).
 """
 
 from __future__ import annotations
@@ -162,8 +163,7 @@ class LossMonitor(w.VBox):
                                          x=1, xanchor="right")))
         self.loss_box.children = [self.loss_fig]
         self.param_box.children = [self.param_fig]
-        # a network has hundreds of weights: no parameter traces, so no empty plot
-        self.param_box.layout.display = "none" if self._torch else None
+        self._label_param_axes()
         self.curves_fig = None
         self.draw_curves()
 
@@ -209,6 +209,17 @@ class LossMonitor(w.VBox):
 
     def _x_label(self) -> str:
         return "epoch" if self._torch else "iteration"
+
+    def _label_param_axes(self) -> None:
+        """A network has hundreds of weights: one trace of their norm per epoch instead
+        of parameter traces, shown once there is a point to draw (no empty plot)."""
+        with self.param_fig.batch_update():
+            self.param_fig.layout.xaxis.title = self._x_label()
+            self.param_fig.layout.title = "weights" if self._torch else "parameters"
+            self.param_fig.layout.yaxis.title = ("weight norm ‖w‖₂" if self._torch
+                                                 else "value / start value")
+        norms = (self.loss_curves().get("weight_norm") or []) if self._torch else None
+        self.param_box.layout.display = "none" if norms == [] else None
 
     def _label_loss_axes(self) -> None:
         """A network's figure shows train and test loss per configuration (the sets
@@ -294,8 +305,7 @@ class LossMonitor(w.VBox):
             self.method_w.value = method
             self.options_w.value = _dump(options)
         self._label_loss_axes()
-        self.param_fig.layout.xaxis.title = self._x_label()
-        self.param_box.layout.display = "none" if self._torch else None
+        self._label_param_axes()
 
     def _on_state_job(self, change) -> None:
         """Another job became current (a new fit, or the model changed): draw it."""
@@ -308,6 +318,7 @@ class LossMonitor(w.VBox):
         if job is None:
             self._clear_loss()
             self.param_fig.data = []
+            self._label_param_axes()
             self.status_w.value = "not fitted yet"
             self._set_buttons(running=False)
             return
@@ -423,7 +434,7 @@ class LossMonitor(w.VBox):
     def _prepare_traces(self, job) -> None:
         with self.param_fig.batch_update():
             self.param_fig.data = []
-            for name in job.names:
+            for name in (["‖w‖₂"] if self._torch else job.names):
                 self.param_fig.add_scatter(x=[], y=[], mode="lines", name=name)
         self._clear_loss()
 
@@ -438,9 +449,11 @@ class LossMonitor(w.VBox):
         job = job or self.state.job
         curves = None if job is None else job.curves()
         if curves is not None:
-            return {"x": curves["epoch"], "train": curves["train"], "test": curves["test"]}
+            return {"x": curves["epoch"], "train": curves["train"], "test": curves["test"],
+                    "weight_norm": curves.get("weight_norm")}
         history = [] if job is None else job.loss_history()
-        return {"x": [i for i, _ in history], "train": [f for _, f in history], "test": None}
+        return {"x": [i for i, _ in history], "train": [f for _, f in history], "test": None,
+                "weight_norm": None}
 
     def _on_event(self, job, ev) -> None:
         """Runs on the session's publisher thread: record, then ask for a redraw."""
@@ -494,6 +507,12 @@ class LossMonitor(w.VBox):
             test = curves["test"] or []
             self.loss_fig.data[1].x = curves["x"][: len(test)]
             self.loss_fig.data[1].y = test
+        norms = curves["weight_norm"]
+        if norms and self.param_fig.data:
+            with self.param_fig.batch_update():
+                self.param_fig.data[0].x = curves["x"][: len(norms)]
+                self.param_fig.data[0].y = norms
+            self.param_box.layout.display = None
         its, rel = self.relative_traces(job)
         if rel is not None:
             with self.param_fig.batch_update():
