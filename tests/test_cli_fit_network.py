@@ -99,6 +99,12 @@ def test_a_bad_network_setup_is_refused_before_training(exported, tmp_path):
     with pytest.raises(ConfigFileError, match=r"key 'fit.options': options: epochs=0; "
                                               "expected a positive integer"):
         build_setup(bad)
+    from workbench.cli.fit import run_fit
+    from workbench.errors import LossError
+
+    with pytest.raises(LossError, match="--properties is for physics models: for a network, "
+                                        "name a KIM model in output.kim_model"):
+        run_fit(cfg, out=tmp_path / "out", progress=False, store=None, properties="diamond")
     bad = dict(cfg, model={"name": "NeuralNetwork",
                            "network": dict(cfg["model"]["network"], layers=3)})
     with pytest.raises(ConfigFileError, match=r"key 'model.network': unknown network "

@@ -80,6 +80,12 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
     if getattr(model, "is_torch", False):
         from workbench.cli.fit_network import run_training
 
+        if properties:
+            from workbench.errors import LossError
+
+            raise LossError("--properties is for physics models: for a network, name a "
+                            "KIM model in output.kim_model, install it and run "
+                            "`workbench validate NAME`")
         return run_training(setup, directory, progress=progress, write_kim=write_kim,
                             stream=stream, store=resolve_store(store), resume=resume)
 
