@@ -73,9 +73,8 @@ def test_a_fresh_cache_is_compiled_when_the_workbench_is_shown(tmp_path):
     assert cold["before"] == "idle"
     shown = texts(cold["seen"])
     assert shown[:2] == [READ, SW] and len(shown) == 3
-    n, seconds = shown[2].removeprefix("ready (").removesuffix(" s)").split(
-        " kernels compiled in ")
-    assert int(n) > 10 and int(seconds) >= 1
+    seconds = shown[2].removeprefix("ready (kernels compiled in ").removesuffix(" s)")
+    assert int(seconds) >= 1
     check_progress(cold["seen"])
     assert cold["bar"] == f"<small>{shown[2]}</small>"
     # the fit found the kernels compiled: its compile time is loading, not compiling
@@ -113,7 +112,7 @@ def test_preparing_follows_the_model_through_the_state(monkeypatch):
     shown = texts(seen)
     assert shown[:2] == [READ, SW] and len(shown) == 3
     assert shown[2] == "ready (the kernels were already compiled)" or \
-        " kernels compiled in " in shown[2]
+        shown[2].startswith("ready (kernels compiled in ")
     check_progress(seen)
     assert wb.preparing_w.text_w.value == f"<small>{shown[2]}</small>"
     assert wb.preparing_w.layout.display is None

@@ -11,7 +11,10 @@ chosen; the state carries what it is doing (``prepare_state`` "idle" / "preparin
 the tasks not done yet; a progress ticker advances the bar through a task's estimate
 (never past 95 % of its share) so a long compile still shows movement.  Tasks already
 done in this process are skipped, and with a warm on-disk cache each task takes
-milliseconds, so the bar reaches "ready" at once.  A Fit pressed afterwards finds the
+milliseconds, so the bar reaches "ready" at once.  Whether anything was compiled is
+told by numba's "numba:compile" events in this process and, for the potentials' kernels
+that ``workbench.engine.precompile`` compiles in a child process, by asking beforehand
+whether the cache holds them.  A Fit pressed afterwards finds the
 kernels compiled: its ``compile_time`` (reported apart from ``elapsed``) is then that of
 loading them, not of compiling them.
 """
@@ -39,12 +42,22 @@ def tasks_for_model(model) -> list[str]:
     return warmup.tasks_for(model)
 
 
-def ready_text(seconds: float, compiled: int) -> str:
-    """What the bar says at the end; ``compiled`` counts the kernels numba compiled
-    (0: every one came from the on-disk cache or was loaded already)."""
+def ready_text(seconds: float, compiled: bool) -> str:
+    """What the bar says at the end; ``compiled``: whether numba compiled anything
+    (False: every kernel came from the on-disk cache or was loaded already)."""
     if not compiled:
         return "ready (the kernels were already compiled)"
-    return f"ready ({compiled} kernel{'s' if compiled != 1 else ''} compiled in {seconds:.0f} s)"
+    return f"ready (kernels compiled in {seconds:.0f} s)"
+
+
+def _compiled_elsewhere(todo) -> bool:
+    """Whether a potential's kernel of these tasks will be compiled by a child process
+    (``workbench.engine.precompile``, started by the warm-up), where this process's
+    numba events do not see it."""
+    from workbench.engine import precompile
+
+    modules = [warmup.TASKS[n].engine_module for n in todo]
+    return any(precompile.needs_compiling(m) for m in modules if m)
 
 
 def _compiling_recorder():
@@ -103,7 +116,7 @@ class Preparer:
             self._set(generation, "idle", "", 0.0)
             return
         if not todo:
-            self._set(generation, "ready", ready_text(0.0, 0), 1.0)
+            self._set(generation, "ready", ready_text(0.0, False), 1.0)
             return
         self.thread = threading.Thread(target=self._run, args=(generation, todo),
                                        name="workbench-prepare", daemon=True)
@@ -138,6 +151,7 @@ class Preparer:
         ticker = threading.Thread(target=tick, name="workbench-prepare-tick", daemon=True)
         ticker.start()
         try:
+            elsewhere = _compiled_elsewhere(todo)
             with _compiling_recorder() as recorder:
                 warmup.warmup(todo, progress)
         except Exception as exc:  # noqa: BLE001 - the fit compiles what it needs anyway
@@ -146,7 +160,7 @@ class Preparer:
                       f"{exc}); Fit compiles the kernels when it starts", 0.0)
             return
         finished.set()
-        compiled = sum(1 for _, e in recorder.buffer if e.is_start)
+        compiled = elsewhere or any(e.is_start for _, e in recorder.buffer)
         self._set(generation, "ready", ready_text(time.monotonic() - t0, compiled), 1.0)
 
 
