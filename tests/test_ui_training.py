@@ -262,6 +262,8 @@ def test_train_and_test_loss_curves_per_epoch(configs):
     assert list(fig.data[0].x) == [0, 1, 2, 3] and list(fig.data[1].x) == [0, 1, 2, 3]
     assert list(fig.data[0].y) == curves["train"] and list(fig.data[1].y) == curves["test"]
     assert fig.layout.yaxis.title.text == "loss per configuration"
+    assert (f"per configuration: train {curves['train'][-1]:.4g}, test "
+            f"{curves['test'][-1]:.4g}") in mon.status_w.value
     assert fig.layout.xaxis.title.text == "epoch"
     # a re-displayed Workbench draws new figures from the job's history
     wb.redraw()

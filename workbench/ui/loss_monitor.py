@@ -548,6 +548,10 @@ class LossMonitor(w.VBox):
         if self._torch:
             stats = (f"epoch {ev.iteration} · {ev.n_eval} batches ({rate:.1f}/s) · "
                      f"elapsed {ev.elapsed:.1f} s · best loss {best}")
+            curves = self.loss_curves()
+            if curves["test"] and curves["test"][-1] is not None:
+                stats += (f" · per configuration: train {curves['train'][-1]:.4g}, "
+                          f"test {curves['test'][-1]:.4g}")
         else:
             stats = (f"iteration {ev.iteration} · {ev.n_eval} evaluations ({rate:.1f}/s) · "
                      f"elapsed {ev.elapsed:.1f} s · best loss {best}")
