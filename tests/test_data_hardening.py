@@ -141,6 +141,11 @@ SAME_MESSAGE_CASES = {
     "nan_stress": (f'{CELL} stress="1 2 3 4 5 6 7 nan 9" {PROPS}', ATOMS, 2,
                    "stress contains NaN or inf (1.0 5.0 9.0 nan 7.0 4.0); expected finite "
                    "numbers"),
+    "key_twice": (f"{CELL} Energy=-1.0 Energy=-7.0 {PROPS}", ATOMS, 2,
+                  "key 'Energy' is given twice on the comment line (also as 'Energy'); "
+                  "expected each key once"),
+    "underscore_digits": (f"{CELL} Energy=1_0 {PROPS}", ATOMS, 2,
+                          "Energy value '1_0' is not numeric; expected a finite number"),
     "dummy_species": (f"{CELL} {PROPS}", ATOMS.replace("Si 1.3575", "X 1.3575"), 4,
                       "unknown element symbol 'X' (atom 1); expected a chemical symbol such "
                       "as Si or C"),

@@ -89,3 +89,19 @@ def test_skip_records_bad_files(tmp_path, si4_path, caplog):
     with pytest.raises(DatasetErrors) as exc:
         Dataset(tmp_path)
     assert len(exc.value.errors) == 2
+
+
+# (two_frames.xyz is refused by read_config only: a data set reads both frames)
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) - {"two_frames.xyz"}))
+def test_the_ase_path_gives_the_same_message(name):
+    """Through ASE (``file_format="extxyz"`` or ``"ase"``) every malformed file is refused
+    with the careful reader's exact message: ASE alone would read some of them silently
+    (a key given twice, ``1_0``, extra columns) or say less (no line)."""
+    path = MALFORMED / name
+    messages = {}
+    for fmt in ("xyz", "extxyz", "ase"):
+        with pytest.raises((DatasetError, DatasetErrors)) as exc:
+            Dataset(path, file_format=fmt)
+        messages[fmt] = str(exc.value)
+    assert messages["extxyz"] == messages["ase"] == messages["xyz"]
+    assert messages["xyz"].startswith(f"{path}, line {EXPECTED[name][0]}: ")

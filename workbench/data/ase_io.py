@@ -8,11 +8,13 @@ after ``ase.io.read``) and, failing that, from ``atoms.info`` (``energy``/``Ener
 convention, so it is copied without sign or unit change; nine values are reduced to Voigt
 order as ASE does (:data:`workbench.data.checks.VOIGT_FROM_NINE`).
 
-Values are checked by the same function as the extended-XYZ reader's
-(:func:`workbench.data.checks.frame_problem`) and a problem is reported in the same words,
-located by file line when the file is extended XYZ (so both readers give the same message
-for the same defect) and by frame otherwise.  A ``PBC`` key (ASE reads only ``pbc`` and
-keeps ``PBC`` in ``atoms.info``, as KLIFF writes it) is read by the reader's rule.
+Checks, the same as the extended-XYZ reader's, in the same words: an extended-XYZ file
+(by ``file_format`` "extxyz", or by name when ASE guesses the format) is first read by the
+careful reader, which refuses what ASE would take silently (a key given twice, ``1_0``,
+extra columns...) naming file and line; then the values ASE made of any file go through
+:func:`workbench.data.checks.frame_problem`, located by line for extended XYZ and by
+frame otherwise.  A ``PBC`` key (ASE reads only ``pbc`` and keeps ``PBC``, KLIFF's
+spelling, in ``atoms.info``) is read by the reader's rule.
 """
 
 from __future__ import annotations
@@ -113,15 +115,27 @@ def frame_error(problem, path, frame, atom, locate=None) -> DatasetError:
     return DatasetError(f"frame {frame}: {problem}" if frame else problem, path, line)
 
 
-def frame_first_lines(path):
-    """Line numbers of the atom-count lines of every frame of an extended-XYZ file, or
-    None if ``path`` is not laid out so (another format)."""
-    from .extxyz import _read_text, split_lines
+_XYZ_SUFFIXES = (".xyz", ".extxyz", ".xyz.gz", ".extxyz.gz")
 
-    try:
-        lines = split_lines(_read_text(path))
-    except DatasetError:
+
+def checked_extxyz_lines(path, file_format):
+    """The lines of ``path`` when it is extended XYZ (by ``file_format``, or by name when
+    ASE guesses the format), after every check of the careful reader (which raises its
+    DatasetError naming the line: ASE takes a key given twice, ``1_0``, extra columns...
+    silently); None for other formats."""
+    from .extxyz import _read_text, parse_frames, split_lines
+
+    by_name = str(path).lower().endswith(_XYZ_SUFFIXES)
+    if not (file_format in ("extxyz", "xyz") or (file_format == "ase" and by_name)):
         return None
+    text = _read_text(path)
+    parse_frames(text, path)
+    return split_lines(text)
+
+
+def frame_first_lines(lines):
+    """Line numbers of the atom-count lines of every frame of an extended-XYZ text, or
+    None if it is not laid out so."""
     firsts, k = [], 0
     while k < len(lines):
         if not lines[k].strip():
@@ -137,11 +151,14 @@ def frame_first_lines(path):
 
 def configs_with_ase(path, file_format, weight=None) -> list:
     """Configurations of every frame ASE reads from ``path`` (identifiers ``path@k`` when
-    there are several), with the extended-XYZ reader's checks and messages."""
+    there are several), with the extended-XYZ reader's checks and messages: an
+    extended-XYZ file gets every check of the careful reader, located by line; the
+    values ASE made of any file are checked by :func:`frame_problem`."""
     from .configuration import Configuration
 
+    lines = checked_extxyz_lines(path, file_format)
     frames = read_with_ase(path, file_format)
-    locate = frame_first_lines(path)
+    locate = None if lines is None else frame_first_lines(lines)
     if locate is not None and len(locate) != len(frames):
         if len(locate) < len(frames):
             locate = None  # not the layout guessed: locate by frame
