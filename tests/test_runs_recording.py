@@ -441,3 +441,24 @@ def test_api_run_setup_reruns_to_the_same_result_with_workbench_fit(entry, tmp_p
     rerun = load_model(tmp_path / "rerun" / "model.yaml")
     np.testing.assert_allclose(rerun.get_opt_params(), x, rtol=1e-9)
     assert model.get_opt_params() == pytest.approx(x, rel=1e-15)
+
+
+def test_loss_minimize_failure_and_no_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "default"))
+    loss, _, _ = si4_loss()
+
+    class Broken(Loss):
+        def loss_and_grad(self, x):
+            raise RuntimeError("the objective broke")
+
+    store = RunStore(tmp_path / "st")
+    with pytest.raises(RuntimeError, match="the objective broke"):
+        Broken(loss.calculator).minimize(options={"maxiter": 5}, store=store, name="broken",
+                                         tags=["x"])
+    (run,) = store.list_runs()
+    assert (run["name"], run["status"], run["tags"]) == ("broken", "failed", ["x"])
+    assert run["message"] == "RuntimeError: the objective broke"
+    loss.minimize(options={"maxiter": 3}, store=None)
+    assert not (tmp_path / "default").exists()
+    loss.minimize(options={"maxiter": 3})  # the default store
+    assert RunStore(tmp_path / "default").list_runs()[0]["status"] == "finished"

@@ -82,7 +82,17 @@ class MinimizeRun:
 
     def end(self, result=None, error=None) -> None:
         """Close the run: "finished" (or "stopped") with ``result``, "failed" with
-        ``error``.  The model holds the final parameters by now."""
+        ``error``.  The model holds the final parameters by now.  Never raises: the fit
+        has its result whatever happens to its record."""
+        try:
+            self._end(result, error)
+        except Exception as exc:  # noqa: BLE001
+            import logging
+
+            logging.getLogger("workbench.runs").warning(
+                "closing run %s in %s failed: %s", self.run_id, self.store.path, exc)
+
+    def _end(self, result, error) -> None:
         if result is not None:
             x = np.asarray(result.x, float)
             fun = None if result.fun is None else float(result.fun)
