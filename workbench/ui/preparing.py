@@ -125,23 +125,32 @@ class Preparer:
     def _run(self, generation, todo) -> None:
         total = warmup.estimate(todo)
         t0 = time.monotonic()
-        current = {"done": 0.0, "task": None, "began": t0, "estimate": 0.0, "text": ""}
+        current = {"done": 0.0, "task": None, "began": t0, "estimate": 0.0, "text": "",
+                   "shown": 0.0}
         finished = threading.Event()
+        step_lock = threading.Lock()  # the ticker and the warm-up's callbacks
 
         def show():
-            within = min(time.monotonic() - current["began"], 0.95 * current["estimate"])
-            self._set(generation, "preparing", current["text"],
-                      (current["done"] + within) / total if total else 0.0)
+            with step_lock:
+                if not current["text"]:
+                    return  # the first task has not started yet
+                within = min(time.monotonic() - current["began"], 0.95 * current["estimate"])
+                value = (current["done"] + within) / total if total else 0.0
+                current["shown"] = max(current["shown"], value)
+                self._set(generation, "preparing", current["text"], current["shown"])
 
         def progress(step):
-            if step.phase == "start":
-                remaining = max(total - current["done"], 1.0)
-                current.update(task=step.task, began=time.monotonic(), estimate=step.estimate,
-                               text=f"preparing (compiling {step.label}, ~{remaining:.0f} s)")
-            else:
-                current["done"] += step.estimate
-                current["estimate"] = 0.0
-                _DONE.add(step.task)
+            with step_lock:
+                if step.phase == "start":
+                    remaining = max(total - current["done"], 1.0)
+                    current.update(task=step.task, began=time.monotonic(),
+                                   estimate=step.estimate,
+                                   text=f"preparing (compiling {step.label}, "
+                                        f"~{remaining:.0f} s)")
+                else:
+                    current["done"] += step.estimate
+                    current["estimate"] = 0.0
+                    _DONE.add(step.task)
             show()
 
         def tick():
@@ -156,10 +165,12 @@ class Preparer:
                 warmup.warmup(todo, progress)
         except Exception as exc:  # noqa: BLE001 - the fit compiles what it needs anyway
             finished.set()
+            ticker.join()
             self._set(generation, "failed", f"preparing failed ({type(exc).__name__}: "
                       f"{exc}); Fit compiles the kernels when it starts", 0.0)
             return
         finished.set()
+        ticker.join()  # its last update must not come after "ready"
         compiled = elsewhere or any(e.is_start for _, e in recorder.buffer)
         self._set(generation, "ready", ready_text(time.monotonic() - t0, compiled), 1.0)
 
