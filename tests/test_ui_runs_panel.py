@@ -98,6 +98,21 @@ def test_workbench_fits_are_recorded_compared_and_restored(wb, tmp_path):
     assert wb.monitor.options_w.value == '{"maxiter": 3}'
     assert fc.model_section(model)["params"]["sigma"] == [[2.0951, "fix"]]
 
+    # validating the restored model stores the result with the restored run
+    vp = wb.panels["Validate"]
+    vp.props_w.value = ("lattice",)
+    vjob = vp.run()
+    assert vjob.wait(300) and f"saved with run {s1.run_id}" in vp.status_w.value
+    assert store.get_results(s1.run_id, "validation")[0]["data"]["values"][
+        "lattice_constant"] == pytest.approx(vp.result.values["lattice_constant"], rel=1e-15)
+    assert store.get_results(s2.run_id, "validation") == []
+    s3 = fit(wb, "{maxiter: 3}")  # a fit of the restored model: its own run from now on
+    assert vp.run().wait(300) and f"saved with run {s3.run_id}" in vp.status_w.value
+    assert len(store.get_results(s1.run_id, "validation")) == 1
+    panel.refresh()
+    store.delete_run(s3.run_id)
+    panel.refresh()
+
     panel.rename("short fit")
     panel.set_tags(["quick", " try "])
     panel.set_notes("stopped early on purpose")

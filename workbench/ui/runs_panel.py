@@ -350,6 +350,7 @@ class RunsPanel:
             self.message_w.value = (f"<span style='color:#c0392b'>cannot restore {run_id}: "
                                     f"{html.escape(str(exc))}</span>")
             return None
+        _mark_restored(model, run_id)
         if self.on_restore is not None:
             self.on_restore(model, run)
         else:
@@ -372,6 +373,7 @@ class RunsPanel:
             self.message_w.value = (f"<span style='color:#c0392b'>cannot restore "
                                     f"{html.escape(run['id'])}: {html.escape(str(exc))}</span>")
             return None
+        _mark_restored(model, run["id"])
         self.message_w.value = (f"restored the weights of run {html.escape(run['id'])} "
                                 f"({html.escape(run['name'])}) into the network")
         return model
@@ -413,6 +415,17 @@ class RunsPanel:
 
     def _hide_confirm(self) -> None:
         self.confirm_box.layout.display = "none"
+
+
+def _mark_restored(model, run_id) -> None:
+    """Remember on the model which run it came from and when (the Validate tab stores
+    its results with that run until the model is fitted again)."""
+    import time
+
+    try:
+        model.restored_from_run = (run_id, time.monotonic())
+    except Exception:  # noqa: BLE001 - a model that takes no attributes: nothing kept
+        pass
 
 
 def _label(run) -> str:

@@ -169,10 +169,17 @@ class ValidatePanel:
                                                            if stored else ""))
 
     def _store(self, out):
-        """Attach the result to the model's latest recorded run; returns its id."""
+        """Attach the result to the model's run: its latest recorded fit, or the run it
+        was restored from in the Runs tab when that came later; returns the run id."""
         result, ens = out
         fit_job = self.state.latest_job(("fit", "training"))
-        run_id = getattr(getattr(fit_job, "session", None), "run_id", None)
+        session = getattr(fit_job, "session", None)
+        run_id = getattr(session, "run_id", None)
+        restored = getattr(self.state.model, "restored_from_run", None)
+        if restored is not None:
+            ended = getattr(session, "_t_end", None)
+            if run_id is None or (ended is not None and restored[1] > ended):
+                run_id = restored[0]
         if run_id is None or self._store_arg is None:
             return None
         from workbench.runs import resolve_store
