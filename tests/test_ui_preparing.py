@@ -135,3 +135,19 @@ def test_preparing_follows_the_model_through_the_state(monkeypatch):
     assert wb.preparer.thread is None or not wb.preparer.thread.is_alive()
     assert state.prepare_text == "ready (the kernels were already compiled)"
     assert state.prepare_state == "ready" and state.prepare_progress == 1.0
+
+
+def test_the_status_line_reports_compile_time_apart_from_the_fit():
+    from workbench.fit.events import FitEvent
+    from workbench.ui.loss_monitor import LossMonitor
+
+    mon = LossMonitor()
+    cold = FitEvent("finished", iteration=7, loss=1.5, best_loss=1.25, n_eval=10,
+                    elapsed=2.0, compile_time=12.34)
+    assert mon.status_text(cold) == (
+        "<b>finished</b> · iteration 7 · 10 evaluations (5.0/s) · elapsed 2.0 s · "
+        "best loss 1.25 · compiling took 12.3 s before the fit")
+    warm = FitEvent("finished", iteration=7, loss=1.5, best_loss=1.25, n_eval=10,
+                    elapsed=2.0, compile_time=0.006)
+    assert mon.status_text(warm) == ("<b>finished</b> · iteration 7 · 10 evaluations "
+                                     "(5.0/s) · elapsed 2.0 s · best loss 1.25")

@@ -555,6 +555,9 @@ class LossMonitor(w.VBox):
         else:
             stats = (f"iteration {ev.iteration} · {ev.n_eval} evaluations ({rate:.1f}/s) · "
                      f"elapsed {ev.elapsed:.1f} s · best loss {best}")
+            if ev.compile_time >= 0.05:
+                # the kernels' first compilation is not the fit's time (nor in its rate)
+                stats += f" · compiling took {ev.compile_time:.1f} s before the fit"
         label = {"started": "running", "compiling": "compiling… (first run of the kernels)",
                  "iteration": "running", "bad_step": "running (failed step)",
                  "paused": "paused", "resumed": "running", "stopping": "stopping…",
