@@ -77,3 +77,25 @@ def test_no_child_when_compiled_or_switched_off(monkeypatch):
     np.testing.assert_array_equal(res.energy, ref.energy)
     np.testing.assert_array_equal(res.forces, ref.forces)
     assert res.energy[0] < 0 and res.forces[0, 0] < 0  # in the well, on its repulsive side
+
+
+def test_every_caller_waits_for_the_running_child(monkeypatch):
+    """Two threads evaluating at once both wait until the child has finished (neither
+    may compile the kernel meanwhile), and the child is forgotten afterwards."""
+    import threading
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    monkeypatch.setitem(precompile._RUNNING, "workbench.engine.sw", proc)
+    returned = []
+
+    def evaluate():
+        precompile.wait("workbench.engine.sw")
+        returned.append(proc.poll())
+
+    threads = [threading.Thread(target=evaluate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert returned == [0, 0]
+    assert "workbench.engine.sw" not in precompile._RUNNING

@@ -39,6 +39,9 @@ KERNELS = {
     "workbench.engine.morse": ("workbench.engine.pair:_pair_range",),
 }
 
+#: seconds a first evaluation waits for the child at most
+WAIT_LIMIT = 600.0
+
 _RUNNING: dict[str, subprocess.Popen] = {}
 _LOCK = threading.Lock()
 
@@ -114,9 +117,16 @@ def wait(module_name: str) -> None:
     if not _RUNNING:
         return
     with _LOCK:
-        proc = _RUNNING.pop(module_name, None)
-    if proc is not None:
-        proc.wait()
+        proc = _RUNNING.get(module_name)
+    if proc is None:
+        return
+    try:
+        proc.wait(timeout=WAIT_LIMIT)
+    except subprocess.TimeoutExpired:
+        pass  # a stuck child: compile here, as without it
+    with _LOCK:  # only now: a concurrent caller must wait too, not compile meanwhile
+        if _RUNNING.get(module_name) is proc:
+            del _RUNNING[module_name]
 
 
 def tiny_batch(cutoff: float):
