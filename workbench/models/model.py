@@ -491,9 +491,17 @@ class _LoadMethod:
 Model.load = _LoadMethod()
 
 
+#: the sys.stdout that the echo methods' default arguments captured at import; text for
+#: it goes to the sys.stdout of the moment instead (a redirection, a notebook cell,
+#: pytest's capsys), as a user expects from "print to the screen"
+_IMPORT_STDOUT = sys.stdout
+
+
 def _emit(text: str, filename) -> None:
     if filename is None:
         return
+    if filename is _IMPORT_STDOUT:
+        filename = sys.stdout
     if isinstance(filename, (str, Path)):
         Path(filename).write_text(text)
     else:
