@@ -2,8 +2,9 @@
 bundled Si set) of an OpenKIM model through kimpy, serial against two threads.
 
 kim-api's Compute runs without the GIL (kimpy's ``compute(ca, release_GIL=True)``), so
-``KIMModel`` evaluates one group of configurations per engine thread, each group on its
-own kim-api instance of the model (a driver's Compute is not reentrant).  Prints the best
+``KIMModel(name, engine="kim")`` (the kim-api path, not the numba twin) evaluates one
+group of configurations per engine thread, each group on its own kim-api instance of the
+model (a driver's Compute is not reentrant).  Prints the best
 of several runs, wall and CPU, the speed-up, and the load average (other work on the
 machine inflates wall times); then the share of a serial evaluation's CPU time spent
 outside kim-api's Compute, i.e. in Python holding the GIL, which bounds the speed-up.
@@ -33,7 +34,7 @@ def main():
     results = {}
     for n in (1, 2, 1, 2):
         threads.num_threads = kim.num_threads = (lambda n=n: n)
-        model = KIMModel(name)
+        model = KIMModel(name, engine="kim")
         state = model.prepare(configs)
         best = None
         for _ in range(3):
@@ -48,7 +49,7 @@ def main():
     # the part of a serial evaluation spent outside kim-api's Compute (holding the GIL):
     # what bounds the second thread's gain, readable even on a busy machine
     threads.num_threads = kim.num_threads = (lambda: 1)
-    model = KIMModel(name)
+    model = KIMModel(name, engine="kim")
     state = model.prepare(configs)
     kcs = state.extra["kim"]
 
