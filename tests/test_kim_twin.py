@@ -23,9 +23,13 @@ SW_CDTE = "SW_WangStroudMarkworth_1989_CdTe__MO_786496821446_000"
 TERSOFF = "Tersoff_LAMMPS_ErhartAlbe_2005_SiC__MO_903987585848_004"
 LJ612 = "LennardJones612_UniversalShifted__MO_959249795837_003"
 MORSE = "Morse_Shifted_GirifalcoWeizer_1959HighCutoff_Cu__MO_151002396060_004"
+LJ_SHIFTED = "LJ_Shifted_Bernardes_1958MedCutoff_Kr__MO_984281096460_004"
+LJ_TRUNCATED = "LJ_Truncated_Nguyen_2005_Ar__MO_398194508715_001"
+LJ_NEWNAME = "LJ_ElliottAkerson_2015_Universal__MO_959249795837_003"
 #: one installed model per registered driver (two for SW: one and two species)
 BY_DRIVER = {SW: "SW", SW_CDTE: "SW", TERSOFF: "Tersoff", LJ612: "LJ_shifted",
-             MORSE: "Morse_Shifted"}
+             MORSE: "Morse_Shifted", LJ_SHIFTED: "LJ_shifted", LJ_TRUNCATED: "LJ",
+             LJ_NEWNAME: "LJ_shifted"}
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +77,26 @@ def test_twin_equals_kim_on_held_out_geometries(name):
         a = twin.compute(twin.prepare(configs), forces=True, stress=True)
         b = kim.compute(kim.prepare(configs), forces=True, stress=True)
         assert_same(configs, a, b)
+
+
+def test_every_installed_model_of_a_registered_driver_runs_on_its_twin():
+    from workbench.models.kim_collections import list_items, model_driver
+    from workbench.models.kim_twin import twin_for
+
+    counts = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning for any of them
+        for name in list_items():
+            driver = model_driver(name)
+            if twin_for(driver) is not None:
+                model = kim_model(name)
+                assert model.engine == "twin" and max(model.twin_deviation) < 1e-12, name
+                counts[driver] = counts.get(driver, 0) + 1
+    assert counts["SW__MD_335816936951_004"] >= 10
+    assert counts["Tersoff_LAMMPS__MD_077075034781_004"] >= 10
+    assert counts["Morse_Shifted__MD_552566534109_004"] >= 40
+    assert counts["LJ_Shifted__MD_498634107543_004"] >= 10
+    assert sum(counts.values()) >= 80
 
 
 def _scaled_values(model, factor_step):

@@ -15,7 +15,8 @@ xx yy zz yz xz xy -- kim-api's ``partialVirial`` / volume when the model provide
 otherwise the virial of the forces on all (contributing and padding) particles.
 
 **Twins.** When the model's driver has a numba twin in the engine (SW, Tersoff_LAMMPS,
-LennardJones612, Morse_Shifted; see :mod:`workbench.models.kim_twin`), the model is
+LennardJones612, LJ_Shifted, LJ_Truncated, Morse_Shifted; see
+:mod:`workbench.models.kim_twin`), the model is
 evaluated there instead, with exact parameter Jacobians and the engine's one-pass
 gradient.  Parameters, their names and what is pushed into kim-api stay the same (so
 ``write_kim_model`` and the ASE calculator still go through kim-api).  At creation the

@@ -148,11 +148,20 @@ register_twin(DriverTwin(
             **{n: (n, "triplet") for n in _TERSOFF_TRIPLET}},
     exact_for=_tersoff_exact))
 
-register_twin(DriverTwin(
-    driver="LennardJones612__MD_414112407348_003",
-    spec=lambda v: "LJ_shifted" if int(round(float(v["shift"][0]))) else "LJ",
-    params={"epsilon": ("epsilons", "pair_sym"), "sigma": ("sigmas", "pair_sym"),
-            "cutoff": ("cutoffs", "pair_sym")}))
+_LJ612 = {"epsilon": ("epsilons", "pair_sym"), "sigma": ("sigmas", "pair_sym"),
+          "cutoff": ("cutoffs", "pair_sym")}
+for _driver in ("LennardJones612__MD_414112407348_003",
+                "LJ__MD_414112407348_003"):  # the same driver under its newer name
+    register_twin(DriverTwin(
+        driver=_driver, params=_LJ612,
+        spec=lambda v: "LJ_shifted" if int(round(float(v["shift"][0]))) else "LJ"))
+
+# one-species Lennard-Jones drivers: shifted to zero at the cutoff, and truncated
+_LJ1 = {n: (n, "pair_sym") for n in ("epsilon", "sigma", "cutoff")}
+register_twin(DriverTwin(driver="LJ_Shifted__MD_498634107543_004", spec="LJ_shifted",
+                         params=_LJ1))
+register_twin(DriverTwin(driver="LJ_Truncated__MD_132729421025_001", spec="LJ",
+                         params=_LJ1))
 
 register_twin(DriverTwin(
     driver="Morse_Shifted__MD_552566534109_004", spec="Morse_Shifted",
