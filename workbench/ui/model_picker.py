@@ -110,7 +110,7 @@ class ModelPicker(w.VBox):
             options=SOURCES, value=_source_of(current),
             tooltips=["potentials built into the workbench (fast, exact derivatives)",
                       "models installed from OpenKIM (any kim-api model; SW, Tersoff, "
-                      "LJ612 and Morse_Shifted models run on the built-in kernels with "
+                      "Lennard-Jones and Morse_Shifted models run on the built-in kernels with "
                       "exact derivatives, others by finite differences)",
                       "models added by installed plugins"])
         self.source_w.tooltip = "where the model comes from"
