@@ -1,14 +1,21 @@
 """Figures that follow their container's size.
 
-Plotly sizes an ``autosize`` figure from its container when it is drawn and when the
-window is resized, but not when a hidden tab becomes visible: a figure drawn in a hidden
-tab keeps plotly's default width and is clipped.  :func:`resize_later` asks figures
-to size themselves again (a ``relayout`` with ``autosize``) once the page drew them; the
-Workbench draws a tab's figures when the tab is shown and then calls it.
+Plotly sizes an ``autosize`` figure from its element's width when it is drawn and when
+the window is resized.  Two things kept our figures at a wrong width: a plotly element
+inside a flex box is as wide as its content (so it never shrinks below the width it was
+first drawn at), and a figure drawn in a hidden tab (or a Voila step not shown yet) gets
+plotly's default 700 px.  :class:`FigureSizer`, one invisible widget on the page, fixes
+both: its style makes every plotly element exactly as wide as its box, and a
+ResizeObserver notices a plot whose drawing no longer matches its element (a tab shown,
+a column that wrapped, a side panel opened) and asks plotly to size it again (the
+``resize`` event each plotly figure widget listens to, also heard by nglview's stage).
+No library offers this for ipywidgets' plotly FigureWidget, so the few lines of
+JavaScript live here.
 """
 
 from __future__ import annotations
 
+import anywidget
 import ipywidgets as w
 
 
@@ -37,6 +44,65 @@ def figures_in(widget) -> list:
     return out
 
 
+_SIZER_CSS = """
+.wb-workbench .js-plotly-plot, .wb-app .js-plotly-plot {
+  width: 100%; min-width: 0; max-width: 100%; flex: 1 1 auto;
+}
+.wb-figure-sizer { display: none; }
+"""
+
+_SIZER_ESM = """
+function plotsOutOfSize() {
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    if (!gd.offsetParent) continue;  // hidden: sized when it shows
+    const svg = gd.querySelector('.main-svg');
+    if (!svg) continue;
+    const want = gd.getBoundingClientRect().width;
+    if (want > 0 && Math.abs(svg.getBoundingClientRect().width - want) > 1) return true;
+  }
+  return false;
+}
+
+function install() {
+  if (window.__wbFigureSizer) return;
+  window.__wbFigureSizer = true;
+  let timer = null;
+  const check = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (plotsOutOfSize()) window.dispatchEvent(new Event('resize'));
+    }, 120);
+  };
+  const resized = new ResizeObserver(check);
+  const watch = () => {
+    for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+      if (gd.__wbSized) continue;
+      gd.__wbSized = true;
+      resized.observe(gd);
+    }
+    check();
+  };
+  let pending = null;
+  new MutationObserver(() => {
+    if (pending === null) pending = setTimeout(() => { pending = null; watch(); }, 200);
+  }).observe(document.body, {childList: true, subtree: true});
+  watch();
+}
+
+function render({ el }) {
+  el.classList.add('wb-figure-sizer');
+  install();
+}
+export default { render };
+"""
+
+
+class FigureSizer(anywidget.AnyWidget):
+    """Invisible: keeps every plotly figure on the page as wide as its box (see the
+    module docstring).  One per page is enough; more do no harm."""
+
+    _esm = _SIZER_ESM
+    _css = _SIZER_CSS
 
 
 def resize_later(figures, delay: float = 1.5) -> None:

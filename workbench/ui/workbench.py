@@ -23,7 +23,7 @@ from workbench.fit import setup_file as fc
 from workbench.ui.analysis_view import AnalysisView
 from workbench.ui.dataset_browser import DatasetBrowser
 from workbench.ui.export_panel import ExportPanel
-from workbench.ui.figures import figures_in, resize_later, widgets_in
+from workbench.ui.figures import FigureSizer, figures_in, resize_later, widgets_in
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
 from workbench.ui.names import page_title
@@ -176,7 +176,8 @@ class Workbench(w.VBox):
         # the model's kernels compile when the page shows the Workbench, not at Fit
         self.preparer = Preparer(self.state)
         self.preparing_w = PreparingBar(self.state)
-        self.children = [self.title_w, self.preparing_w, self.tabs]
+        self.sizer = FigureSizer()  # figures follow their boxes' width
+        self.children = [self.title_w, self.preparing_w, self.tabs, self.sizer]
         self.default_test_split()
 
     # ---------------------------------------------------------------- fitting
