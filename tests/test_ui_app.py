@@ -93,3 +93,45 @@ def test_app_command_serves_the_packaged_page_and_culls_idle_kernels(tmp_path):
     assert cli_app.app_environment(args)["WORKBENCH_RUNS"] == str(tmp_path / "r")
     args = parser.parse_args(["app", "--cull-idle", "0"])
     assert not any("cull_idle" in c for c in cli_app.app_command(args))
+
+
+@pytest.mark.parametrize("ended", ["interrupted", "stopped at exit"])
+def test_a_fit_cut_off_by_closing_the_page_reopens_stopped_at_its_best_parameters(
+        setup_file, tmp_path, monkeypatch, ended):
+    """Closing or reloading the page shuts its kernel down during the fit; the store then
+    calls the run interrupted, and the reopened page shows it stopped, with the
+    parameters of its lowest recorded loss in the table."""
+    from workbench.app import build
+    from workbench.runs import default_store
+
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
+    app = build(str(setup_file), "student=carol")
+    app.wb.monitor.start_w.click()
+    assert app.wb.monitor.wait(300) and app.wb.session.state == "finished"
+    store = default_store()
+    run_id = store.list_runs(kind="fit", tag="student:carol", limit=1)[0]["id"]
+    history = store.get_history(run_id)
+    assert len(history) >= 2
+    # what a kernel shut down after its second iteration leaves in the store
+    # (a kernel shut down stops its fit at exit; one killed leaves it interrupted)
+    store.update_run(run_id, status="interrupted" if ended == "interrupted" else "stopped",
+                     message="" if ended == "interrupted" else "interpreter exit",
+                     best_params=None, final_params=None,
+                     iterations=history[1]["iteration"])
+    with store._write() as c:
+        c.execute("DELETE FROM history WHERE run_id = ? AND iteration > ?",
+                  (run_id, history[1]["iteration"]))
+    kept = [row for row in history[:2] if row["params"] is not None]
+    assert kept, history
+    best_row = min(kept, key=lambda row: row["loss"])
+
+    again = build(str(setup_file), "student=carol")
+    job = again.wb.state.job
+    assert job.state == "stopped"
+    assert [f for _, f in job.loss_history()] == pytest.approx(
+        [row["loss"] for row in history[:2]])
+    status = again.wb.monitor.status_w.value
+    assert f"the page was closed during this fit, at iteration {history[1]['iteration']}" \
+        in status, status
+    assert again.wb.model.get_opt_params() == pytest.approx(best_row["params"])
+    assert not again.wb.monitor.start_w.disabled

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import shutil
@@ -147,7 +148,11 @@ def new_page(browser, outdir, width, height):
             page.js_errors.append(m.text)
 
     page.on("console", console)
-    page.on("pageerror", lambda exc: page.js_errors.append(f"page error: {exc}"))
+    def page_error(exc):
+        _log(outdir, f"page error: {exc}\n{getattr(exc, 'stack', '')}")
+        page.js_errors.append(f"page error: {exc}")
+
+    page.on("pageerror", page_error)
     return page
 
 
@@ -594,13 +599,53 @@ def open_step(page, step: str) -> None:
     page.wait_for_timeout(1000)
 
 
+def page_kernel_id(page) -> str:
+    """The id of the kernel behind a Voila page (from its page config)."""
+    return page.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+
+
+def kernel_exists(base: str, token: str, kernel_id: str) -> bool:
+    """Ask the server's API whether ``kernel_id`` still runs (200) or is gone (404)."""
+    import urllib.error
+
+    req = urllib.request.Request(f"{base}/api/kernels/{kernel_id}",
+                                 headers={"Authorization": f"token {token}"})
+    try:
+        urllib.request.urlopen(req, timeout=10).close()
+        return True
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return False
+        raise
+
+
+def wait_kernel_gone(base, token, kernel_id, timeout: float) -> float:
+    """Seconds until the server no longer knows ``kernel_id`` (fails after ``timeout``)."""
+    start = time.monotonic()
+    while kernel_exists(base, token, kernel_id):
+        assert time.monotonic() - start < timeout, f"kernel {kernel_id} still running"
+        time.sleep(1)
+    return time.monotonic() - start
+
+
+def fit_in_app(page, options: str) -> None:
+    open_step(page, "3 Fit")
+    field = page.locator(".wb-options input").first
+    field.fill(options)
+    field.press("Enter")
+    page.locator("button.wb-fit").first.click()
+
+
 def test_workbench_app_in_voila(browser, artifacts, tmp_path):
-    """The packaged app page: guided steps, a fit, the 3D view, nothing clipped at either
-    size, no stray output; a reload during the fit shows the student's fit from the run
-    store; three students at once each get a working page."""
+    """The packaged app page: guided steps, a fit, the 3D view, every step at both sizes
+    with nothing clipped or blank, no stray output; a reload during the fit shuts the old
+    kernel down (the unload request is accepted) and shows the student's fit from the run
+    store; three students at once each get a working page and complete a fit; the kernel
+    of a page that vanished without closing is culled after the idle timeout."""
     runs = tmp_path / "runs"
     with workbench_server("app", None, artifacts, app_args=("--runs", str(runs),
-                                                            "--cull-idle", "300")) as (base, token):
+                                                            "--cull-idle", "10")) as (base, token):
         page = new_page(browser, artifacts, 1280, 800)
         page.goto(f"{base}/?token={token}&student=alice", timeout=300_000)
         with screenshot_on_failure(page, artifacts):
@@ -614,38 +659,41 @@ def test_workbench_app_in_voila(browser, artifacts, tmp_path):
             page.locator(".wb-config-table select").first.select_option(index=3)
             canvas = canvas_is_drawn(page, ".wb-structure-view", artifacts, "app-structure")
             assert canvas["drawn"] > 0.02 * canvas["total"] and canvas["colours"] > 50, canvas
-            open_step(page, "3 Fit")
-            options = page.locator(".wb-options input").first
-            options.fill("{maxiter: 60}")
-            options.press("Enter")
-            page.locator("button.wb-fit").first.click()
+            fit_in_app(page, "{maxiter: 60}")
             page.wait_for_function(
                 "() => { const g = document.querySelector('.wb-loss-plot .js-plotly-plot');"
                 " return g && g.data && g.data[0] && g.data[0].y && g.data[0].y.length >= 3; }",
                 timeout=300_000)
             page.screenshot(path=str(artifacts / "app-fit-running.png"))
-            # reload during the fit: the new page shows alice's fit from the run store.
-            # Voila's own shutdown request for the page being left is refused (403, no
-            # XSRF token on an unload beacon); that kernel is reclaimed by the idle culler.
+            # reload during the fit: the page's unload request shuts its kernel down (the
+            # fit with it), and the new page shows alice's fit from the run store
+            first_kernel = page_kernel_id(page)
             page.reload()
             page.wait_for_selector(".wb-steps", timeout=300_000)
+            assert page_kernel_id(page) != first_kernel
+            wait_kernel_gone(base, token, first_kernel, timeout=30)
             open_step(page, "3 Fit")
             page.wait_for_function(
                 "() => { const g = document.querySelector('.wb-loss-plot .js-plotly-plot');"
-                " return g && g.data && g.data[0] && g.data[0].y && g.data[0].y.length >= 1; }",
+                " return g && g.data && g.data[0] && g.data[0].y && g.data[0].y.length >= 3; }",
                 timeout=120_000)
             status = status_text(page)
-            assert "still running" in status or "finished" in status, status
+            assert "stopped" in status and "the page was closed during this fit" in status, \
+                status
             page.screenshot(path=str(artifacts / "app-after-reload.png"))
+            assert_page_healthy(page)
+            log = (artifacts / "app-server.log").read_text()
+            assert f"Kernel shutdown: {first_kernel}" in log
+            refused = re.findall(r".*\b403 (?:GET|POST)\b.*", log)
+            assert refused == [], refused
             # a finished fit of her own, then every step at both sizes
-            options = page.locator(".wb-options input").first
-            options.fill("{maxiter: 10}")
-            options.press("Enter")
-            page.locator("button.wb-fit").first.click()
+            fit_in_app(page, "{maxiter: 10}")
             page.wait_for_function(
-                "() => /finished|stopped|failed/.test(document.querySelector('.wb-status')"
-                ".textContent)", timeout=600_000)
+                "() => { const t = document.querySelector('.wb-status').textContent;"
+                " return /finished|stopped|failed/.test(t) && !/page was closed/.test(t); }",
+                timeout=600_000)
             assert "finished" in status_text(page)
+            assert_page_healthy(page)
             for width, height in SIZES:
                 page.set_viewport_size({"width": width, "height": height})
                 page.wait_for_timeout(1000)
@@ -657,6 +705,7 @@ def test_workbench_app_in_voila(browser, artifacts, tmp_path):
                         page.wait_for_timeout(1000)
                     bad = figure_problems(page)
                     assert bad == [], f"{step} at {width}x{height}: {bad}"
+                    page.locator(".wb-app").first.scroll_into_view_if_needed()
                     page.screenshot(path=str(artifacts / f"app-{step[0]}-{width}x{height}.png"))
             # the export step hands files to the browser
             page.locator("button.wb-export-prepare").first.click()
@@ -665,19 +714,42 @@ def test_workbench_app_in_voila(browser, artifacts, tmp_path):
                 page.locator("a.wb-download-setup").first.click()
             setup = Path(dl.value.path()).read_text()
             assert "StillingerWeber" in setup and "dataset:" in setup
-            page.js_errors[:] = [e for e in page.js_errors if "403 (Forbidden)" not in e]
             assert_page_healthy(page)
-
-            # three students at once, each with a page of their own
-            pages = []
-            for name in ("s1", "s2", "s3"):
-                p = new_page(browser, artifacts, 1280, 800)
-                p.goto(f"{base}/?token={token}&student={name}", timeout=300_000)
-                pages.append(p)
-            for p in pages:
-                p.wait_for_selector(".wb-steps", timeout=600_000)
-                title = p.locator(".wb-title").first.inner_text()
-                assert "not fitted yet" in title
-                assert_page_healthy(p)
-                p.close()
+            three_students_fit_at_once(browser, base, token, artifacts)
         page.close()
+
+
+def three_students_fit_at_once(browser, base, token, outdir: Path) -> None:
+    """Three pages opened together each get a working app and each complete a fit; then
+    the students' browsers vanish without closing the pages: their kernels are culled
+    after the server's idle timeout."""
+    pages = []
+    for name in ("s1", "s2", "s3"):
+        p = new_page(browser, outdir, 1280, 800)
+        p.goto(f"{base}/?token={token}&student={name}", wait_until="commit", timeout=300_000)
+        pages.append(p)
+    for p in pages:
+        p.wait_for_selector(".wb-steps", timeout=600_000)
+        assert "not fitted yet" in p.locator(".wb-title").first.inner_text()
+    kernels = [page_kernel_id(p) for p in pages]
+    assert len(set(kernels)) == 3
+    for p in pages:
+        fit_in_app(p, "{maxiter: 5}")
+    for k, p in enumerate(pages):
+        p.wait_for_function(
+            "() => /finished|stopped|failed/.test(document.querySelector('.wb-status')"
+            ".textContent)", timeout=600_000)
+        assert "finished" in status_text(p), status_text(p)
+        losses = plot_points(p, ".wb-loss-plot")[0]
+        assert len(losses) >= 3 and losses[-1] < losses[0], losses
+        p.screenshot(path=str(outdir / f"student{k + 1}-finished.png"))
+        assert_page_healthy(p)
+    # the three browsers vanish without closing their pages (no unload request): the
+    # kernels are idle with no page connected, and the culler (10 s) ends them
+    for p in pages:
+        p.close(run_before_unload=False)
+    waited = [wait_kernel_gone(base, token, kernel, timeout=90) for kernel in kernels]
+    log = (outdir / "app-server.log").read_text()
+    for kernel in kernels:
+        assert re.search(rf"Culling '\w+' kernel '\w+' \({kernel}\) with 0 connections due "
+                         r"to \d+ seconds of inactivity", log), (kernel, waited)

@@ -2,10 +2,11 @@
 
 The page is ``workbench/app/workbench_app.ipynb``, shipped inside the package, so an
 installed wheel can serve it: five guided steps (data, model, fit, check, export) and
-nothing else.  Every visitor gets a kernel of their own; kernels of closed pages are shut
-down after ``--cull-idle`` seconds without activity.  Fits are recorded in the run store
-``--runs`` (tagged with the page's ``?student=NAME``, which a reopened page restores).
-See docs/classroom.md.
+nothing else.  Every visitor gets a kernel of their own; closing (or reloading) a page
+shuts its kernel down, and kernels of pages that vanished without closing are shut down
+after ``--cull-idle`` seconds without activity (see workbench/app/serve.py).  Fits are
+recorded in the run store ``--runs`` (tagged with the page's ``?student=NAME``, which a
+reopened page restores).  See docs/classroom.md.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def app_command(args) -> list[str]:
         notebook = find_notebook(args.notebook)
     else:
         from workbench.app import NOTEBOOK as notebook
-    cmd = [sys.executable, "-m", "voila", str(notebook), f"--Voila.ip={args.ip}",
+    # Voila with the page's XSRF cookie set, so closing a page shuts its kernel down
+    cmd = [sys.executable, "-m", "workbench.app.serve", str(notebook), f"--Voila.ip={args.ip}",
            # the Notebook 7 front-end plugin is for notebook pages, not Voila's
            "--VoilaConfiguration.extension_denylist=['@jupyter-notebook/lab-extension']"]
     if args.port is not None:

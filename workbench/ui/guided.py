@@ -7,7 +7,10 @@ panels are the Workbench's own (one state), only arranged differently.
 A student's fits are recorded in the run store with the tag ``student:NAME`` (the page's
 ``?student=NAME``); when the page is opened again (a reload, a new kernel), the latest of
 them is drawn from the store: its loss curve, its state, and, once it ended, its best
-parameters in the table.
+parameters in the table.  Closing or reloading the page shuts its kernel down (see
+workbench/app/serve.py), so a fit running then stops as the kernel exits (or is left
+interrupted if the kernel is killed): the reopened page shows it stopped at its last
+recorded iteration, with the best parameters it reached in the table.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class GuidedApp(w.VBox):
         }
         wb.monitor.layout = w.Layout(flex="1 1 520px", min_width="0")
         self.children = [wb.title_w, wb.preparing_w, self.steps_w, self.help_w, self.body,
-                         w.HBox([self.back_w, self.next_w])]
+                         w.HBox([self.back_w, self.next_w]), wb.sizer]
         self.show()
 
     def _repr_mimebundle_(self, **kwargs):
@@ -100,6 +103,10 @@ class GuidedApp(w.VBox):
         self.wb.fresh_figures(self.pages[step])
         self.back_w.disabled = step == STEPS[0]
         self.next_w.disabled = step == STEPS[-1]
+
+
+#: the stop reason of a fit whose kernel was shut down (workbench.fit.background)
+EXIT_REASON = "interpreter exit"
 
 
 def restore_last_run(wb, store, tag: str):
@@ -125,6 +132,18 @@ def restore_last_run(wb, store, tag: str):
     best = run.get("best_params")
     if isinstance(best, dict):
         best = best.get("x")
+    message = run.get("message") or ""
+    if status == "interrupted" or (status == "stopped" and message == EXIT_REASON):
+        # the page was closed or reloaded during the fit and its kernel shut down (the
+        # fit stopped as the interpreter exited, or died before it could): keep what it
+        # reached, the parameters of its lowest recorded loss when none were saved
+        done = [row for row in history if row.get("loss") is not None and row.get("params")]
+        if best is None and done:
+            best = min(done, key=lambda row: row["loss"])["params"]
+        last = history[-1]["iteration"] if history else 0
+        status, message = "stopped", (
+            f"the page was closed during this fit, at iteration {last}; its best parameters "
+            "are in the table: press Fit to go on from them")
     if status in ("finished", "stopped") and best is not None:
         try:
             x = np.asarray(best, dtype=float)
@@ -134,11 +153,14 @@ def restore_last_run(wb, store, tag: str):
         except Exception:  # noqa: BLE001 - a stale run does not break the page
             pass
     if status in ("finished", "stopped", "failed"):
-        job.record(FitEvent(status, iteration=int(run.get("iterations") or 0),
-                            best_loss=run.get("best_loss"),
-                            n_eval=int(run.get("n_eval") or 0),
-                            elapsed=float(run.get("elapsed") or 0.0),
-                            message=run.get("message") or ""))
+        last = history[-1] if history else {}
+        losses = [row["loss"] for row in history if row.get("loss") is not None]
+        job.record(FitEvent(status, iteration=int(run.get("iterations") or
+                                                  last.get("iteration") or 0),
+                            best_loss=run.get("best_loss") or (min(losses) if losses else None),
+                            n_eval=int(run.get("n_eval") or last.get("n_eval") or 0),
+                            elapsed=float(run.get("elapsed") or last.get("elapsed") or 0.0),
+                            message=message))
         wb.monitor.redraw()
     else:
         wb.monitor.redraw()
