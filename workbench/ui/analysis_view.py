@@ -17,6 +17,8 @@ import ipywidgets as w
 import numpy as np
 import plotly.graph_objects as go
 
+from workbench.ui.names import escape_html
+
 UNAVAILABLE = ("<i>Analysis available after the analysis module is installed "
                "(workbench.analysis: per-configuration RMSE and Fisher information).</i>")
 COLORS = {"train": "#1f77b4", "test": "#ff7f0e"}
@@ -165,7 +167,7 @@ class AnalysisView(w.VBox):
             self.error = f"{type(exc).__name__}: {exc}"
             job.fail(self.error)
             self.status_w.value = (f'<span style="color:#c0392b">analysis failed: '
-                                   f'{_escape(self.error)}</span>')
+                                   f'{escape_html(self.error)}</span>')
             self._trace = traceback.format_exc()
         else:
             self.error = None
@@ -176,7 +178,7 @@ class AnalysisView(w.VBox):
                 # width); otherwise when the tab is opened (redraw)
                 if self.visible:
                     self.draw(result)
-                self.status_w.value = f"analysis of {_escape(job.model_label)} (current parameters)"
+                self.status_w.value = f"analysis of {escape_html(job.model_label)} (current parameters)"
         finally:
             self.refresh_w.disabled = False
 
@@ -343,12 +345,8 @@ class AnalysisView(w.VBox):
                                    y=np.abs(fisher.eigenvalues).tolist(), name="|eigenvalue|")
         rows = "".join(f"<tr><td>{n}</td><td>{s:.4g}</td></tr>"
                        for n, s in zip(names, fisher.param_std))
-        warn = (f"<p style='color:#c0392b'>{_escape(fisher.message)}</p>"
+        warn = (f"<p style='color:#c0392b'>{escape_html(fisher.message)}</p>"
                 if fisher.message else "")
         self.std_w.value = (f"<table><tr><th>parameter</th><th>std. dev. (optimizer space)</th>"
                             f"</tr>{rows}</table><p>condition number "
                             f"{fisher.condition_number:.3g}</p>{warn}")
-
-
-def _escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

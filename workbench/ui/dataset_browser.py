@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.errors import DatasetError
+from workbench.ui.names import escape_html
 from workbench.ui.structure_view import StructureView
 
 COLUMNS = ("identifier", "atoms", "species", "energy/atom", "max |F|", "weight", "set",
@@ -274,7 +275,7 @@ class DatasetBrowser(w.VBox):
             self.info_w.value = ""
             return
         r = self.table.iloc[k]
-        self.info_w.value = (f"<b>{_escape(r.identifier)}</b> · {r.atoms} atoms · "
+        self.info_w.value = (f"<b>{escape_html(r.identifier)}</b> · {r.atoms} atoms · "
                              f"E/atom {r.energy_per_atom:.5f} eV · max |F| {r.max_force:.4f} eV/Å")
         self.structure.show(k)
 
@@ -354,7 +355,3 @@ class DatasetBrowser(w.VBox):
             self.hist_fig.data = []
             for b in bars:
                 self.hist_fig.add_trace(b)
-
-
-def _escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

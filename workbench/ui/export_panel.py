@@ -24,7 +24,7 @@ import ipywidgets as w
 import numpy as np
 
 from workbench.errors import WorkbenchError
-from workbench.ui.names import model_title
+from workbench.ui.names import escape_html, model_title
 
 MIME = {".zip": "application/zip", ".yaml": "application/x-yaml",
         ".html": "text/html", ".pkl": "application/octet-stream"}
@@ -143,15 +143,15 @@ class ExportPanel:
             self.error = f"{type(exc).__name__}: {exc}"
             self._trace = traceback.format_exc()
             self.status_w.value = (f'<span style="color:#c0392b">export failed: '
-                                   f'{_escape(self.error)}</span>')
+                                   f'{escape_html(self.error)}</span>')
         else:
             self.files = files
             links = [download_link(name, data, label, css)
                      for label, css, name, data in files.values()]
             self.links_w.value = "<p>" + "<br>".join(links) + "</p>"
-            note = "".join(f"<br><span style='color:#c0392b'>{_escape(p)}</span>"
+            note = "".join(f"<br><span style='color:#c0392b'>{escape_html(p)}</span>"
                            for p in problems)
-            self.status_w.value = f"files of {_escape(model_title(self.state.model))}{note}"
+            self.status_w.value = f"files of {escape_html(model_title(self.state.model))}{note}"
         finally:
             self.prepare_w.disabled = False
 
@@ -205,7 +205,3 @@ class ExportPanel:
 
             lines.append(f"fit: {job.state}; {stop_reason(job.message)}")
         return write_report(path, f"Fit of {model_title(state.model)}", history, splits, lines)
-
-
-def _escape(s: str) -> str:
-    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -26,7 +26,10 @@ import plotly.graph_objects as go
 import yaml
 
 from workbench.errors import LossError, WorkbenchError
+from workbench.ui import fit_readout as R
 from workbench.ui import training as T
+from workbench.ui.function_curves import FunctionCurves
+from workbench.ui.names import escape_html
 from workbench.ui.throttle import Throttle
 
 DEFAULT_METHOD = "L-BFGS-B"
@@ -128,9 +131,7 @@ class LossMonitor(w.VBox):
         self.loss_box.add_class("wb-loss-plot")
         self.param_box = w.Box(layout=w.Layout(width="100%"))
         self.param_box.add_class("wb-param-plot")
-        self.curves_box = w.Box(layout=w.Layout(width="100%"))
-        self.curves_box.add_class("wb-curves-plot")
-        self.curves_fig = None
+        self.function_curves = FunctionCurves()
         self.new_figures()
         self.children = [
             w.HBox([self.method_w, self.options_w]),
@@ -164,48 +165,21 @@ class LossMonitor(w.VBox):
         self.loss_box.children = [self.loss_fig]
         self.param_box.children = [self.param_fig]
         self._label_param_axes()
-        self.curves_fig = None
+        self.function_curves.reset()
         self.draw_curves()
 
-    def curves(self) -> list[dict]:
-        """The model's function curves (e.g. EAM's phi, rho, F), [] when it has none."""
-        fn = getattr(self.model, "function_curves", None)
-        if fn is None:
-            return []
-        try:
-            return list(fn() or [])
-        except Exception:  # noqa: BLE001 - a model that cannot draw just draws nothing
-            return []
+    @property
+    def curves_box(self):
+        return self.function_curves.box
+
+    @property
+    def curves_fig(self):
+        """The function-curves figure (None for a model without curves)."""
+        return self.function_curves.fig
 
     def draw_curves(self) -> None:
-        """Draw (or update) the function curves; one panel per group."""
-        curves = self.curves()
-        if not curves:
-            self.curves_box.children = []
-            self.curves_box.layout.display = "none"
-            return
-        groups = list(dict.fromkeys(c["group"] for c in curves))
-        if self.curves_fig is None or len(self.curves_fig.data) != len(curves):
-            from plotly.subplots import make_subplots
-
-            grid = make_subplots(rows=1, cols=len(groups), horizontal_spacing=0.08,
-                                 subplot_titles=groups)
-            for c in curves:
-                grid.add_scatter(x=[], y=[], mode="lines", name=c["name"],
-                                 row=1, col=groups.index(c["group"]) + 1)
-            for k, g in enumerate(groups):
-                first = next(c for c in curves if c["group"] == g)
-                grid.update_xaxes(title_text=first["x_label"], row=1, col=k + 1)
-                grid.update_yaxes(title_text=first["y_label"], row=1, col=k + 1)
-            grid.update_layout(height=280, autosize=True, title="model functions",
-                               margin=dict(l=60, r=10, t=50, b=40))
-            self.curves_fig = go.FigureWidget(grid)
-            self.curves_box.children = [self.curves_fig]
-            self.curves_box.layout.display = None
-        with self.curves_fig.batch_update():
-            for trace, c in zip(self.curves_fig.data, curves):
-                trace.x = np.asarray(c["x"], float).tolist()
-                trace.y = np.asarray(c["y"], float).tolist()
+        """Draw (or update) the model's function curves; one panel per group."""
+        self.function_curves.draw(self.model)
 
     def _x_label(self) -> str:
         return "epoch" if self._torch else "iteration"
@@ -289,7 +263,7 @@ class LossMonitor(w.VBox):
         """Switching between a physics model and a network swaps the method list and
         options (each kind keeps its last settings)."""
         torch_model = T.is_torch_model(change["new"])
-        self.curves_fig = None
+        self.function_curves.reset()
         self.draw_curves()
         if torch_model == self._torch:
             return
@@ -444,16 +418,9 @@ class LossMonitor(w.VBox):
                 trace.x, trace.y = [], []
 
     def loss_curves(self, job=None) -> dict:
-        """What the loss figure shows for ``job`` (default: the current one), read from
-        the job: ``x``, ``train`` and ``test`` (None when there is no test curve)."""
-        job = job or self.state.job
-        curves = None if job is None else job.curves()
-        if curves is not None:
-            return {"x": curves["epoch"], "train": curves["train"], "test": curves["test"],
-                    "weight_norm": curves.get("weight_norm")}
-        history = [] if job is None else job.loss_history()
-        return {"x": [i for i, _ in history], "train": [f for _, f in history], "test": None,
-                "weight_norm": None}
+        """What the loss figure shows for ``job`` (default: the current one): see
+        :func:`workbench.ui.fit_readout.loss_curves`."""
+        return R.loss_curves(job or self.state.job)
 
     def _on_event(self, job, ev) -> None:
         """Runs on the session's publisher thread: record, then ask for a redraw."""
@@ -465,37 +432,14 @@ class LossMonitor(w.VBox):
 
     def original_values(self, x, job=None) -> dict:
         """name -> original-space values for the optimization vector ``x``."""
-        job = job or self.state.job
-        if self.model is None or x is None or self._torch or job is None:
+        if self._torch:
             return {}
-        out = {}
-        for (name, comp), v in zip(job.slots, np.asarray(x, dtype=float)):
-            p = self.model.model_params[name]
-            if name not in out:
-                out[name] = p.get_value("original")
-            t = p.transform
-            out[name][comp] = v if t is None else float(t.inverse([v])[0])
-        return out
+        return R.original_values(self.model, job or self.state.job, x)
 
     def relative_traces(self, job) -> tuple[list[int], np.ndarray | None]:
-        """(iterations, value / start value per fitted component), both in the model's
-        original space whatever the transform (a log-space parameter is drawn as its
-        value over its start value, not as a ratio of logarithms)."""
-        its, _, hist = job.iterations()
-        if hist is None or hist.ndim != 2 or job.x0 is None or not job.slots:
-            return its, None
-        start = self._to_original(job, job.x0[None, :])
-        values = self._to_original(job, hist)
-        start = np.where(start == 0, 1.0, start)
-        return its, values / start
-
-    def _to_original(self, job, rows: np.ndarray) -> np.ndarray:
-        out = np.array(rows, dtype=float, copy=True)
-        for k, (name, _comp) in enumerate(job.slots):
-            t = self.model.model_params[name].transform if self.model is not None else None
-            if t is not None:
-                out[:, k] = np.asarray(t.inverse(out[:, k]), dtype=float)
-        return out
+        """(iterations, value / start value per fitted component) in the original space:
+        see :func:`workbench.ui.fit_readout.relative_traces`."""
+        return R.relative_traces(self.model, job)
 
     def _draw(self, ev, finishing: bool = True) -> None:
         job = self.state.job
@@ -543,43 +487,16 @@ class LossMonitor(w.VBox):
             cb(job.session)
 
     def status_text(self, ev) -> str:
-        best = "–" if ev.best_loss is None else f"{ev.best_loss:.6g}"
-        rate = ev.n_eval / ev.elapsed if ev.elapsed > 0 else 0.0
-        if self._torch:
-            stats = (f"epoch {ev.iteration} · {ev.n_eval} batches ({rate:.1f}/s) · "
-                     f"elapsed {ev.elapsed:.1f} s · best loss {best}")
-            curves = self.loss_curves()
-            if curves["test"] and curves["test"][-1] is not None:
-                stats += (f" · per configuration: train {curves['train'][-1]:.4g}, "
-                          f"test {curves['test'][-1]:.4g}")
-        else:
-            stats = (f"iteration {ev.iteration} · {ev.n_eval} evaluations ({rate:.1f}/s) · "
-                     f"elapsed {ev.elapsed:.1f} s · best loss {best}")
-            if ev.compile_time >= 0.05:
-                # the kernels' first compilation is not the fit's time (nor in its rate)
-                stats += f" · compiling took {ev.compile_time:.1f} s before the fit"
-        label = {"started": "running", "compiling": "compiling… (first run of the kernels)",
-                 "iteration": "running", "bad_step": "running (failed step)",
-                 "paused": "paused", "resumed": "running", "stopping": "stopping…",
-                 "finished": "finished", "stopped": "stopped", "failed": "failed"}[ev.kind]
-        text = f"<b>{label}</b> · {stats}"
-        job = self.state.job
-        if getattr(job, "restored", False) and not ev.terminal:
-            text = (f"<b>still running in the page you left</b> · {stats} (when this page "
-                    "opened); reload to follow it, or press Fit to start a new fit")
-        if ev.terminal and ev.message:
-            from workbench.ui.names import stop_reason
-
-            text += f"<br><small>{_escape(stop_reason(ev.message))}</small>"
-        return text
+        """The status line for event ``ev`` of the current job, in words."""
+        return R.status_text(ev, self.state.job, self._torch)
 
     def _show_status(self, text: str) -> None:
-        self.status_w.value = _escape(text)
+        self.status_w.value = escape_html(text)
 
     def _fail(self, message: str) -> None:
         self.error = message
         first = message.strip().splitlines()[0] if message.strip() else message
-        self.status_w.value = f'<b style="color:#c0392b">cannot fit:</b> {_escape(first)}'
+        self.status_w.value = f'<b style="color:#c0392b">cannot fit:</b> {escape_html(first)}'
 
     def set_blocked(self, reason: str | None) -> None:
         """Disable Fit with ``reason`` shown (None: enable it again)."""
@@ -588,7 +505,7 @@ class LossMonitor(w.VBox):
             self.start_w.disabled = bool(self.blocked)
             if self.blocked:
                 self.status_w.value = (f'<b style="color:#c0392b">cannot fit yet:</b> '
-                                       f'{_escape(self.blocked)}')
+                                       f'{escape_html(self.blocked)}')
             elif self.status_w.value.startswith('<b style="color:#c0392b">cannot fit yet'):
                 self.status_w.value = "not fitted yet" if self.job is None else \
                     self.status_text(self.job.last) if self.job.last else ""
@@ -605,7 +522,3 @@ class LossMonitor(w.VBox):
 
 def _dump(options: dict) -> str:
     return yaml.safe_dump(dict(options), default_flow_style=True).strip()
-
-
-def _escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -3,6 +3,7 @@ and optimizer stop reasons in words."""
 
 from __future__ import annotations
 
+import html
 import re
 
 #: class name -> what a user calls the potential
@@ -99,3 +100,8 @@ def stop_reason(message: str) -> str:
         if re.search(pattern, text):
             return words
     return text.splitlines()[0] if text else ""
+
+
+def escape_html(text) -> str:
+    """``text`` (any object, as ``str``) safe inside an HTML widget; quotes are kept."""
+    return html.escape(str(text), quote=False)

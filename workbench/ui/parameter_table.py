@@ -18,6 +18,7 @@ import ipywidgets as w
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.ui.names import escape_html
 
 
 def fmt(v) -> str:
@@ -67,7 +68,7 @@ class ParameterRow:
         self.label = name if len(p) == 1 else f"{name}[{component}]"
         lay = w.Layout(width="auto")
         unit = f" ({p.unit})" if p.unit else ""
-        self.name_w = w.HTML(f'<b title="{_escape(p.description + unit)}">{self.label}</b>')
+        self.name_w = w.HTML(f'<b title="{escape_html(p.description + unit)}">{self.label}</b>')
         self.value_w = w.Text(continuous_update=False, layout=lay)
         self.fit_w = w.Checkbox(indent=False, layout=lay)
         self.lower_w = w.Text(continuous_update=False, placeholder="-inf", layout=lay)
@@ -139,7 +140,7 @@ class ParameterRow:
         if message:
             word = "invalid" if invalid else "not applied"
             self.error_w.value = (f'<span style="color:#c0392b"><b>{word}:</b> '
-                                  f'{_escape(message)}</span>')
+                                  f'{escape_html(message)}</span>')
         else:
             self.error_w.value = ""
         for wid in editors:
@@ -387,7 +388,3 @@ def apply_physical_limits(model) -> None:
 
 _STYLE = ("<style>.wb-invalid input { border-color: #c0392b !important; "
           "background: #fdecea; }</style>")
-
-
-def _escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

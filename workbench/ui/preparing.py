@@ -27,6 +27,7 @@ import time
 import ipywidgets as w
 
 from workbench import warmup
+from workbench.ui.names import escape_html
 
 #: warm-up tasks finished in this process (their kernels are loaded)
 _DONE: set[str] = set()
@@ -193,12 +194,8 @@ class PreparingBar(w.HBox):
 
     def _render(self, _change=None) -> None:
         state = self.state.prepare_state
-        self.text_w.value = (f"<small>{_escape(self.state.prepare_text)}</small>"
+        self.text_w.value = (f"<small>{escape_html(self.state.prepare_text)}</small>"
                              if state != "idle" else "")
         self.bar_w.value = self.state.prepare_progress
         self.bar_w.layout.display = None if state == "preparing" else "none"
         self.layout.display = "none" if state == "idle" else None
-
-
-def _escape(s: str) -> str:
-    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -18,6 +18,7 @@ from workbench.errors import LossError
 from workbench.ml.network_setup import (  # noqa: F401 - the Fit tab's names for them
     DEFAULT_METHOD, DEFAULT_OPTIONS, TORCH_METHODS, layer_sizes, network_section,
     split_options, training_losses, training_session)
+from workbench.ui.names import escape_html
 
 
 def is_torch_model(model) -> bool:
@@ -53,12 +54,12 @@ def model_label(model) -> str:
 def summary_html(model) -> str:
     """A compact table of a network: descriptor, layers, sizes and parameter counts."""
     desc = getattr(model, "descriptor", None)
-    head = f"<b>{_escape(model_label(model))}</b>"
+    head = f"<b>{escape_html(model_label(model))}</b>"
     if desc is not None:
         size = desc.get_size() if hasattr(desc, "get_size") else "?"
-        head += (f"<br><small>descriptor {_escape(type(desc).__name__)} "
+        head += (f"<br><small>descriptor {escape_html(type(desc).__name__)} "
                  f"({size} components); weights are trained, not edited here</small>")
-    cells = "".join(f"<tr><td>{_escape(a)}</td><td>{_escape(b)}</td>"
+    cells = "".join(f"<tr><td>{escape_html(a)}</td><td>{escape_html(b)}</td>"
                     f"<td style='text-align:right'>{n}</td></tr>"
                     for a, b, n in layer_rows(model))
     return (f"{head}<table class='wb-nn-summary'><tr><th>layer</th><th>shape</th>"
@@ -105,7 +106,3 @@ class TrainingSetup:
     def close(self) -> None:
         """Forget the cached calculator and loss (e.g. after the model changed)."""
         self._key, self.calculator, self.loss, self.test_loss = None, None, None, None
-
-
-def _escape(s: str) -> str:
-    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -26,7 +26,7 @@ from workbench.ui.export_panel import ExportPanel
 from workbench.ui.figures import FigureSizer, figures_in, resize_later, widgets_in
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
-from workbench.ui.names import page_title
+from workbench.ui.names import escape_html, page_title
 from workbench.ui.parameter_table import ParameterTable
 from workbench.ui.preparing import Preparer, PreparingBar
 from workbench.ui.state import WorkbenchState
@@ -361,7 +361,7 @@ class Workbench(w.VBox):
         job = self.state.job
         text = page_title(self.model, len(self.state.configs), len(self.state.fit_configs()),
                           None if job is None else job.state)
-        self.title_w.value = (f"<h3 style='margin:4px 0'>{_escape(text)}</h3>")
+        self.title_w.value = (f"<h3 style='margin:4px 0'>{escape_html(text)}</h3>")
 
     # ---------------------------------------------------------------- config files
     def to_config(self, path=None) -> dict:
@@ -405,10 +405,6 @@ class Workbench(w.VBox):
         if test:
             wb.browser.random_split(float(sec["test_fraction"]), int(sec.get("seed", 0)))
         return wb
-
-
-def _escape(s: str) -> str:
-    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _residual_names() -> list[str]:
