@@ -30,10 +30,14 @@ def test_two_threads_give_the_serial_numbers(si4_path, monkeypatch):
     configs = Dataset(si4_path).get_configs() * 5  # 20 configurations
     m1, s1, one = _evaluate(configs, 1, monkeypatch)
     m2, s2, two = _evaluate(configs, 2, monkeypatch)
-    assert len(m1._clones) == 0 and len(m2._clones) == 1
-    assert list(s2.extra["kim_groups"]) == [0, 10, 20]
+    # four groups per thread, each on its own instance; the threads take them in turn
+    assert len(m1._clones) == 0 and len(m2._clones) == 7
+    assert list(s1.extra["kim_groups"]) == [0, 20]
+    assert list(s2.extra["kim_groups"]) == [0, 3, 5, 8, 10, 13, 15, 18, 20]
     assert s2.extra["kim"][0].kim_model is m2.kim_model
-    assert s2.extra["kim"][-1].kim_model is m2._clones[0]
+    assert s2.extra["kim"][-1].kim_model is m2._clones[6]
+    owners = [kc.kim_model for kc in s2.extra["kim"]]
+    assert len({id(m) for m in owners}) == 8
     for name in ("energy", "forces", "stress", "d_energy", "d_forces", "d_stress"):
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
     np.testing.assert_array_equal(one.energy[:4], one.energy[4:8])
