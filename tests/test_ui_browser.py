@@ -584,6 +584,69 @@ def test_workbench_notebook_in_jupyterlab(browser, artifacts, tmp_path, notebook
         page.close()
 
 
+def test_notebook_closed_and_reopened_during_a_fit(browser, artifacts, tmp_path,
+                                                   notebook_copy):
+    """Closing the workbench notebook while a fit runs and opening it again (the kernel
+    keeps running) shows the Workbench again, with the fit still updating it."""
+    with workbench_server("lab", notebook_copy, artifacts, lab_settings(tmp_path)) as (base, token):
+        page = open_lab(browser, base, token, "notebooks/workbench.ipynb", artifacts, 1280,
+                        800)
+        with screenshot_on_failure(page, artifacts):
+            lab_run_all(page)
+            page.wait_for_selector("button.wb-fit", timeout=120_000)
+            losses = reopen_during_fit(page, artifacts)
+            # the kernel's session agrees with the reopened page
+            out = lab_execute_new_cell(page, "print(wb.session.state, wb.session.history[-1][1])")
+            state, last_loss = out.split()
+            assert state == "finished" and float(last_loss) == pytest.approx(losses[-1]), out
+        page.close()
+
+
+LAST_LOSS = """() => { const gs = document.querySelectorAll('.wb-loss-plot .js-plotly-plot');
+    const g = gs[gs.length - 1];
+    return g && g.data && g.data[0] && g.data[0].y ? g.data[0].y.length : -1; }"""
+LAST_STATUS = """() => { const s = document.querySelectorAll('.wb-status');
+    return s.length ? s[s.length - 1].textContent : ''; }"""
+
+
+def reopen_during_fit(page, outdir: Path) -> list[float]:
+    """Close the notebook while a fit runs and open it again: every widget displays (no
+    "Error displaying widget", no console error on closing or opening), the loss plot is
+    redrawn with the points so far, and the fit goes on updating it until it finishes.
+    Returns the finished fit's losses."""
+    options = page.locator(".wb-options input").last
+    options.fill("{maxiter: 40}")
+    options.press("Enter")
+    page.locator("button.wb-fit").last.click()
+    page.wait_for_function(f"() => /running · iteration ([3-9]|[1-9][0-9])/"
+                           f".test(({LAST_STATUS})())", timeout=300_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_timeout(1000)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.close()")
+    page.wait_for_function("() => !document.querySelector('.wb-workbench')", timeout=30_000)
+    assert_page_healthy(page)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open',"
+                  " {path: 'notebooks/workbench.ipynb'})")
+    page.wait_for_function(f"() => ({LAST_LOSS})() >= 1", timeout=120_000)
+    seen = page.evaluate(LAST_LOSS)
+    status = page.evaluate(LAST_STATUS)
+    page.screenshot(path=str(outdir / "lab-reopened-during-fit.png"))
+    # still running: more points arrive in the reopened page; or already finished
+    if "finished" not in status:
+        assert "running" in status, status
+        page.wait_for_function(f"() => ({LAST_LOSS})() > {seen}", timeout=120_000)
+    page.wait_for_function(f"() => /finished|stopped/.test(({LAST_STATUS})())",
+                           timeout=600_000)
+    assert "finished" in page.evaluate(LAST_STATUS)
+    losses = page.evaluate(
+        "() => { const gs = document.querySelectorAll('.wb-loss-plot .js-plotly-plot');"
+        " return Array.from(gs[gs.length - 1].data[0].y); }")
+    assert len(losses) >= max(seen, 5), losses
+    assert losses[-1] < losses[0], losses
+    assert_page_healthy(page)
+    return losses
+
+
 @contextlib.contextmanager
 def screenshot_on_failure(page, outdir: Path):
     try:

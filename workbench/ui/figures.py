@@ -105,6 +105,29 @@ class FigureSizer(anywidget.AnyWidget):
     _css = _SIZER_CSS
 
 
+def untrack_figure_views() -> None:
+    """Make plotly FigureWidgets leave ipywidgets' ``_view_count`` unset (once per
+    process).  Plotly 5 sets it to 0, so the page counts each figure's views and sends
+    the kernel an update whenever one goes away; when a notebook is closed, those
+    updates meet a connection already closed ("Could not send widget sync message" in
+    the console).  Nothing reads the count."""
+    import functools
+
+    from plotly.basewidget import BaseFigureWidget
+
+    if getattr(BaseFigureWidget, "_workbench_untracked", False):
+        return
+    init = BaseFigureWidget.__init__
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._view_count = None
+
+    BaseFigureWidget.__init__ = __init__
+    BaseFigureWidget._workbench_untracked = True
+
+
 def resize_later(figures, delay: float = 1.5) -> None:
     """Ask ``figures`` to size themselves to their boxes after ``delay`` seconds, when
     the page has drawn them (a relayout with ``autosize`` reaches only drawn figures)."""

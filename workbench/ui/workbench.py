@@ -23,7 +23,8 @@ from workbench.fit import setup_file as fc
 from workbench.ui.analysis_view import AnalysisView
 from workbench.ui.dataset_browser import DatasetBrowser
 from workbench.ui.export_panel import ExportPanel
-from workbench.ui.figures import FigureSizer, figures_in, resize_later, widgets_in
+from workbench.ui.figures import (FigureSizer, figures_in, resize_later,
+                                   untrack_figure_views, widgets_in)
 from workbench.ui.loss_monitor import LossMonitor, parse_options
 from workbench.ui.model_picker import ModelPicker
 from workbench.ui.names import escape_html, page_title
@@ -79,6 +80,7 @@ class Workbench(w.VBox):
     def __init__(self, dataset, model, fit: dict | None = None, weight: dict | None = None,
                  weight_rules=None, output: dict | None = None, tabs=(), **kwargs):
         super().__init__(**kwargs)
+        untrack_figure_views()
         self.add_class("wb-workbench")
         self.dataset = dataset
         fit = {**fc.FIT_DEFAULTS, **(fit or {})}
