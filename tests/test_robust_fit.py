@@ -339,3 +339,27 @@ def test_diverging_training_stops_with_the_last_finite_weights(nn_calc):
     assert "training stopped in epoch 0" in session.result.message
     assert np.all(np.isfinite(weights(calc)))
     assert np.isfinite(loss.get_loss())
+
+
+def test_a_running_training_owns_its_network(nn_calc):
+    calc = nn_calc
+    model = calc.model
+    loss = Loss(calc)
+    session = loss.training_session("Adam", batch_size=2, num_epochs=3, lr=0.01)
+    session.pause()
+    session.start()
+    try:
+        with pytest.raises(ModelBusyError, match=r"cannot set the weights of model .*: it "
+                                                 r"is being fitted by a TrainingSession"):
+            model.set_flat_params(model.get_flat_params())
+        with pytest.raises(ModelBusyError, match="cannot load weights into"):
+            model.load("does-not-matter.pkl")
+        with pytest.raises(ModelBusyError, match="already being fitted by a TrainingSession"):
+            loss.training_session("Adam", batch_size=2, num_epochs=1).start()
+    finally:
+        session.resume()
+    assert session.wait(120) and session.state == "finished"
+    x = model.get_flat_params()
+    model.set_flat_params(x * 0.5)  # free again once training ended
+    np.testing.assert_allclose(model.get_flat_params(), x * 0.5)
+    model.set_flat_params(x)

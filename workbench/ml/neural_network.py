@@ -127,6 +127,9 @@ class ModelTorch(torch.nn.Module):
         module mode (eval switches dropout off)."""
         if mode not in ("train", "eval"):
             raise ParameterError(f"mode={mode!r}: expected 'train' or 'eval'")
+        from workbench.models import ownership
+
+        ownership.check_mutable(self, "load weights into")
         try:
             state = torch.load(filename, map_location="cpu", weights_only=False)
             params = state["model"]
@@ -164,7 +167,11 @@ class ModelTorch(torch.nn.Module):
 
     def set_flat_params(self, x):
         """Write a flat vector (layout of ``get_flat_params``) into the weights.
-        Raises ParameterError when its length does not match."""
+        Raises ParameterError when its length does not match, ModelBusyError while a
+        training on another thread owns the network."""
+        from workbench.models import ownership
+
+        ownership.check_mutable(self, "set the weights")
         x = np.asarray(x, dtype=float)
         if x.size != sum(p.numel() for p in self.parameters()):
             raise ParameterError(f"flat parameter vector has {x.size} entries, the model "
