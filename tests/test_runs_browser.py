@@ -19,20 +19,12 @@ from test_ui_browser import (  # noqa: F401 - browser and artifacts are fixtures
     screenshot_on_failure,
     workbench_server,
 )
-from test_ui_runs_browser import check, compare_two_runs
+from test_ui_runs_browser import check, compare_two_runs, setup_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CELLS = [
-    "import os, tempfile\n"
-    "os.environ['WORKBENCH_RUNS'] = tempfile.mkdtemp(prefix='runs-fit-button-')\n"
-    "from workbench import datasets\n"
-    "from workbench.dataset import Dataset, Weight\n"
-    "from workbench.models import StillingerWeber\n"
-    "from workbench.ui.workbench import Workbench\n"
-    "ds = Dataset(datasets.path('Si_4'), Weight(energy_weight=1.0, forces_weight=0.1))\n"
-    "model = StillingerWeber()\n"
-    "model.set_opt_params(A=[[5.0, 1.0, 20]], gamma=[[1.5]])\n"
+    setup_cell("runs-fit-button-") +
     "wb = Workbench(dataset=ds, model=model)\n"
     "wb",
 ]

@@ -22,16 +22,23 @@ from test_ui_browser import (  # noqa: F401 - browser and artifacts are fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+
+def setup_cell(runs_prefix: str) -> str:
+    """The notebook's first lines: a private run store, the Si_4 set and an SW model."""
+    return (
+        "import os, tempfile\n"
+        f"os.environ['WORKBENCH_RUNS'] = tempfile.mkdtemp(prefix={runs_prefix!r})\n"
+        "from workbench import datasets\n"
+        "from workbench.dataset import Dataset, Weight\n"
+        "from workbench.models import StillingerWeber\n"
+        "from workbench.ui.workbench import Workbench\n"
+        "ds = Dataset(datasets.path('Si_4'), Weight(energy_weight=1.0, forces_weight=0.1))\n"
+        "model = StillingerWeber()\n"
+        "model.set_opt_params(A=[[5.0, 1.0, 20]], gamma=[[1.5]])\n")
+
+
 CELLS = [
-    "import os, tempfile\n"
-    "os.environ['WORKBENCH_RUNS'] = tempfile.mkdtemp(prefix='runs-tab-')\n"
-    "from workbench import datasets\n"
-    "from workbench.dataset import Dataset, Weight\n"
-    "from workbench.models import StillingerWeber\n"
-    "from workbench.ui.workbench import Workbench\n"
-    "ds = Dataset(datasets.path('Si_4'), Weight(energy_weight=1.0, forces_weight=0.1))\n"
-    "model = StillingerWeber()\n"
-    "model.set_opt_params(A=[[5.0, 1.0, 20]], gamma=[[1.5]])\n"
+    setup_cell("runs-tab-") +
     "from workbench.fit import setup_file as fc\n"
     "from workbench.fit.session import FitSession\n"
     "for maxiter in (4, 60):  # two recorded fits (the default store)\n"
