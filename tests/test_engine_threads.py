@@ -60,6 +60,83 @@ def test_parallel_ranges_raises_the_first_error_after_all_threads_stopped():
     assert 1 not in done
 
 
+def test_parallel_ranges_works_on_when_the_pool_refuses_new_work():
+    seen = []
+
+    def fn(lo, hi):
+        seen.append((lo, hi))
+
+    threads._pool(2).shutdown()  # as if replaced under a concurrent caller
+    threads.parallel_ranges(fn, [0, 1, 2, 3], nthreads=2)
+    assert sorted(seen) == [(0, 1), (1, 2), (2, 3)]
+    threads._POOL = None  # the next caller gets a working pool
+    names = set()
+
+    def slow(lo, hi):
+        time.sleep(0.01)
+        names.add(threading.current_thread().name)
+
+    threads.parallel_ranges(slow, range(6), nthreads=2)
+    assert len(names) == 2
+
+
+def test_concurrent_callers_asking_for_more_threads_never_fail():
+    errors, calls = [], []
+
+    def caller(nthreads):
+        try:
+            for _ in range(20):
+                threads.parallel_ranges(lambda lo, hi: time.sleep(0.0005), range(nthreads + 2),
+                                        nthreads=nthreads)
+                calls.append(nthreads)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+
+    threads._POOL, threads._POOL_SIZE = None, 0
+    workers = [threading.Thread(target=caller, args=(n,)) for n in (2, 3, 5, 9, 2, 17)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert errors == [] and len(calls) == 120
+
+
+EXITING = """
+import atexit, json, threading, time
+from workbench.engine import threads
+errors, calls = [], []
+stop = threading.Event()
+def loop():
+    while not stop.is_set():
+        try:
+            threads.parallel_ranges(lambda lo, hi: time.sleep(0.001), range(9), nthreads=2)
+            calls.append(1)
+        except Exception as exc:
+            errors.append(repr(exc))
+            return
+def report():  # runs after concurrent.futures has refused new work
+    before = len(calls)
+    time.sleep(0.3)
+    stop.set()
+    worker.join(5)
+    print(json.dumps({"errors": errors, "calls_while_exiting": len(calls) - before}))
+atexit.register(report)
+worker = threading.Thread(target=loop, daemon=True)
+worker.start()
+time.sleep(0.3)
+"""
+
+
+def test_work_still_running_at_interpreter_exit_finishes_on_its_own_thread():
+    """A fit whose kernel shuts down keeps evaluating until the exit hook stops it."""
+    out = subprocess.run([sys.executable, "-c", EXITING], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == []
+    assert result["calls_while_exiting"] > 5
+
+
 @pytest.fixture
 def si4(si4_path):
     from workbench.dataset import Dataset, Weight

@@ -11,11 +11,16 @@ threads at once, so evaluating a data set still uses every core.
 The number of threads is numba's (``NUMBA_NUM_THREADS``, ``numba.set_num_threads`` in the
 calling thread), so the knobs users already know keep working.  Items are handed out one
 at a time (dynamic scheduling: a core slowed down by other work takes fewer), and the
-calling thread works too, so concurrent callers sharing the pool always make progress.
+calling thread works too, so concurrent callers sharing the pool always make progress,
+and when no helper can be scheduled (the pool was replaced under a concurrent caller, or
+the interpreter is exiting and ``concurrent.futures`` refuses new work) the calling
+thread does every item itself: a fit still running when its kernel shuts down ends as
+"stopped", with its best parameters, never as a failure of the thread pool.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,15 +39,28 @@ def num_threads() -> int:
 
 
 def _pool(size: int) -> ThreadPoolExecutor:
+    """The shared pool, with room for ``size`` helpers (threads start only when needed).
+
+    A pool too small is replaced, never shut down: a concurrent caller may still be
+    submitting to it, and its idle threads end once nobody holds it any more."""
     global _POOL, _POOL_SIZE
     with _POOL_LOCK:
         if _POOL is None or _POOL_SIZE < size:
-            old = _POOL
+            size = max(size, os.cpu_count() or 1)
             _POOL = ThreadPoolExecutor(max_workers=size, thread_name_prefix="workbench-engine")
             _POOL_SIZE = size
-            if old is not None:
-                old.shutdown(wait=False)
         return _POOL
+
+
+def _start_helpers(work, count: int) -> list:
+    """Submit ``work`` ``count`` times; fewer (or none) when the pool refuses new work."""
+    helpers = []
+    for _ in range(count):
+        try:
+            helpers.append(_pool(count).submit(work))
+        except RuntimeError:  # shut down, or the interpreter is exiting
+            break
+    return helpers
 
 
 def split(weights, pieces: int) -> np.ndarray:
@@ -89,7 +107,7 @@ def parallel_ranges(fn, bounds, nthreads: int | None = None) -> None:
                 failed.set()
                 raise
 
-    helpers = [_pool(nthreads - 1).submit(work) for _ in range(nthreads - 1)]
+    helpers = _start_helpers(work, nthreads - 1)
     try:
         work()
     finally:
