@@ -53,6 +53,8 @@ def test_guided_steps_and_a_reopened_page_restores_the_students_fit(setup_file, 
     assert session.state == "finished"
     losses = [f for _, f in session.history]
     best = wb.model.get_opt_params().copy()
+    live_its, live_rel = wb.monitor.relative_traces(wb.state.job)
+    assert live_rel is not None and live_rel.shape == (len(live_its), 3)
     app.steps_w.value = "5 Export"
     assert app.next_w.disabled and app.body.children[0].children[0] is wb.export.widget
 
@@ -64,6 +66,13 @@ def test_guided_steps_and_a_reopened_page_restores_the_students_fit(setup_file, 
     assert list(again.wb.monitor.loss_fig.data[0].y) == pytest.approx(losses)
     assert again.wb.model.get_opt_params() == pytest.approx(best)
     assert "finished" in again.wb.monitor.status_w.value
+    # the parameter traces are drawn again, value / start value in the original space
+    its, rel = again.wb.monitor.relative_traces(job)
+    assert its == live_its and rel == pytest.approx(live_rel, rel=1e-12)
+    drawn = again.wb.monitor.param_fig.data
+    assert [t.name for t in drawn] == [t.name for t in wb.monitor.param_fig.data]
+    for restored, live in zip(drawn, wb.monitor.param_fig.data):
+        assert len(restored.y) >= 2 and list(restored.y) == pytest.approx(list(live.y))
     # another student starts fresh
     bob = build(str(setup_file), "student=bob")
     assert bob.wb.state.job is None and "not fitted yet" in bob.wb.monitor.status_w.value

@@ -743,6 +743,11 @@ def test_workbench_app_in_voila(browser, artifacts, tmp_path):
             status = status_text(page)
             assert "stopped" in status and "the page was closed during this fit" in status, \
                 status
+            # the parameter traces are drawn again from the saved trajectory
+            page.wait_for_function(
+                "() => { const g = document.querySelector('.wb-param-plot .js-plotly-plot');"
+                " return g && g.data && g.data.length >= 3 && g.data[0].y"
+                " && g.data[0].y.length >= 2; }", timeout=60_000)
             page.screenshot(path=str(artifacts / "app-after-reload.png"))
             assert_page_healthy(page)
             log = (artifacts / "app-server.log").read_text()

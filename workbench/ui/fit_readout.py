@@ -47,7 +47,7 @@ def relative_traces(model, job) -> tuple[list[int], np.ndarray | None]:
     """(iterations, value / start value per fitted component), both in the model's
     original space whatever the transform (a log-space parameter is drawn as its value
     over its start value, not as a ratio of logarithms)."""
-    its, _, hist = job.iterations()
+    its, hist = job.trajectory()
     if hist is None or hist.ndim != 2 or job.x0 is None or not job.slots:
         return its, None
     start = to_original(model, job, job.x0[None, :])

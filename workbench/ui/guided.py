@@ -109,6 +109,25 @@ class GuidedApp(w.VBox):
 EXIT_REASON = "interpreter exit"
 
 
+def _describe_restored(job, model, start) -> bool:
+    """Give a restored ``job`` what its parameter vector means (start vector, names and
+    model slots, as a live fit records them), when the run fitted the same parameters as
+    ``model`` fits now; returns whether its parameter traces can be drawn."""
+    if not isinstance(start, dict) or start.get("x") is None:
+        return False
+    x0 = np.asarray(start["x"], dtype=float)
+    try:
+        if x0.shape != np.shape(model.get_opt_params()):
+            return False
+        job.slots = [model.get_opt_param_name_value_and_indices(k)[::3]
+                     for k in range(len(x0))]
+    except Exception:  # noqa: BLE001 - a model without a parameter vector: no traces
+        return False
+    job.x0 = x0
+    job.names = list(start.get("names") or [name for name, _ in job.slots])
+    return True
+
+
 def restore_last_run(wb, store, tag: str):
     """Draw the latest fit tagged ``tag`` from ``store`` as the current job of ``wb``
     (loss history, state, best parameters once it ended); returns the run or None."""
@@ -122,10 +141,13 @@ def restore_last_run(wb, store, tag: str):
     history = store.get_history(run["id"])
     job = wb.state.start_job("fit", label=model_title(wb.model))
     job.restored = True  # drawn from the store; its session lives in another kernel
+    traced = _describe_restored(job, wb.model, run.get("start_params"))
     for row in history:
         if row.get("loss") is not None:
+            params = row.get("params") if traced else None
             job.record(FitEvent("iteration", iteration=int(row["iteration"]),
                                 loss=float(row["loss"]), best_loss=run.get("best_loss"),
+                                params=None if params is None else np.asarray(params, float),
                                 n_eval=int(row.get("n_eval") or 0),
                                 elapsed=float(row.get("elapsed") or 0.0)))
     status = run["status"]

@@ -106,6 +106,17 @@ class Job(HasTraits):
                     params.append(np.asarray(ev.params, dtype=float))
         return its, losses, (np.array(params) if params else None)
 
+    def trajectory(self) -> tuple[list[int], np.ndarray | None]:
+        """(iterations, parameter rows) of the iteration events that carry parameters
+        (a run drawn from the store has them only for the rows it recorded live)."""
+        its, params = [], []
+        for ev in self.snapshot():
+            if ev.kind == "iteration" and ev.params is not None and ev.loss is not None \
+                    and np.isfinite(ev.loss):
+                its.append(ev.iteration)
+                params.append(np.asarray(ev.params, dtype=float))
+        return its, (np.array(params) if params else None)
+
     def curves(self) -> dict | None:
         """A training's loss curves per configuration (``epoch``, ``train``, ``test``;
         see ``TrainingSession.curves``), kept by its session; None for other jobs."""
