@@ -72,7 +72,7 @@ def test_guided_steps_and_a_reopened_page_restores_the_students_fit(setup_file, 
     drawn = again.wb.monitor.param_fig.data
     assert [t.name for t in drawn] == [t.name for t in wb.monitor.param_fig.data]
     for restored, live in zip(drawn, wb.monitor.param_fig.data):
-        assert len(restored.y) >= 2 and list(restored.y) == pytest.approx(list(live.y))
+        assert len(restored.y) >= 1 and list(restored.y) == pytest.approx(list(live.y))
     # another student starts fresh
     bob = build(str(setup_file), "student=bob")
     assert bob.wb.state.job is None and "not fitted yet" in bob.wb.monitor.status_w.value

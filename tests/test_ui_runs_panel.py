@@ -97,6 +97,17 @@ def test_workbench_fits_are_recorded_compared_and_restored(wb, tmp_path):
     np.testing.assert_allclose(model.get_opt_params(), best1, rtol=1e-12)
     assert wb.monitor.options_w.value == '{"maxiter": 3}'
     assert fc.model_section(model)["params"]["sigma"] == [[2.0951, "fix"]]
+    # the Fit tab draws the restored run's history, not the last fit's
+    job = wb.state.job
+    assert job.restored and job.state == "finished" and wb.state.is_current(job)
+    assert [f for _, f in job.loss_history()] == pytest.approx(
+        [f for _, f in s1.history if f is not None], rel=1e-12)
+    assert list(wb.monitor.loss_fig.data[0].y) == pytest.approx(
+        [f for _, f in s1.history if f is not None], rel=1e-12)
+    its, rel = wb.monitor.relative_traces(job)
+    assert rel is not None and rel.shape == (len(its), 3) and len(its) >= 1
+    assert [t.name for t in wb.monitor.param_fig.data] == ["A", "B", "gamma"]
+    assert "finished" in wb.monitor.status_w.value and not wb.monitor.start_w.disabled
 
     # validating the restored model stores the result with the restored run
     vp = wb.panels["Validate"]
@@ -205,6 +216,8 @@ def test_training_runs_restore_their_weights_into_the_network(si_path, tmp_path,
     s1 = fit(wb, "{epochs: 4, batch_size: 5, lr: 0.02}")
     w1 = flat()
     np.testing.assert_array_equal(w1, s1.best_params)
+    live = wb.monitor.loss_curves(wb.state.job)
+    assert len(live["x"]) == 4
     calc = wb.training.calculator
     calc.compute()
     e1, f1 = calc.results["energy"].copy(), calc.results["forces"].copy()
@@ -216,6 +229,13 @@ def test_training_runs_restore_their_weights_into_the_network(si_path, tmp_path,
     panel.select([s1.run_id])
     assert panel.restore() is net
     assert "restored the weights of run" in panel.message_w.value
+    # the Fit tab draws run 1's train curve per epoch again
+    job = wb.state.job
+    assert job.kind == "training" and job.restored and job.state == "finished"
+    curves = wb.monitor.loss_curves(job)
+    assert curves["x"] == live["x"]
+    assert curves["train"] == pytest.approx(live["train"], rel=1e-12)
+    assert list(wb.monitor.loss_fig.data[0].y) == pytest.approx(curves["train"], rel=1e-12)
     np.testing.assert_array_equal(flat(), w1)
     calc.compute()
     np.testing.assert_array_equal(calc.results["energy"], e1)

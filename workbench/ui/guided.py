@@ -105,68 +105,29 @@ class GuidedApp(w.VBox):
         self.next_w.disabled = step == STEPS[-1]
 
 
-#: the stop reason of a fit whose kernel was shut down (workbench.fit.background)
-EXIT_REASON = "interpreter exit"
-
-
-def _describe_restored(job, model, start) -> bool:
-    """Give a restored ``job`` what its parameter vector means (start vector, names and
-    model slots, as a live fit records them), when the run fitted the same parameters as
-    ``model`` fits now; returns whether its parameter traces can be drawn."""
-    if not isinstance(start, dict) or start.get("x") is None:
-        return False
-    x0 = np.asarray(start["x"], dtype=float)
-    try:
-        if x0.shape != np.shape(model.get_opt_params()):
-            return False
-        job.slots = [model.get_opt_param_name_value_and_indices(k)[::3]
-                     for k in range(len(x0))]
-    except Exception:  # noqa: BLE001 - a model without a parameter vector: no traces
-        return False
-    job.x0 = x0
-    job.names = list(start.get("names") or [name for name, _ in job.slots])
-    return True
-
-
 def restore_last_run(wb, store, tag: str):
     """Draw the latest fit tagged ``tag`` from ``store`` as the current job of ``wb``
-    (loss history, state, best parameters once it ended); returns the run or None."""
-    from workbench.fit.events import FitEvent
+    (loss history, parameter traces, state, best parameters once it ended); returns the
+    run or None."""
     from workbench.ui.names import model_title
+    from workbench.ui.run_replay import best_vector, cut_off, replay
 
     runs = store.list_runs(kind="fit", tag=tag, limit=1)
     if not runs:
         return None
     run = store.get_run(runs[0]["id"])
-    history = store.get_history(run["id"])
-    job = wb.state.start_job("fit", label=model_title(wb.model))
-    job.restored = True  # drawn from the store; its session lives in another kernel
-    traced = _describe_restored(job, wb.model, run.get("start_params"))
-    for row in history:
-        if row.get("loss") is not None:
-            params = row.get("params") if traced else None
-            job.record(FitEvent("iteration", iteration=int(row["iteration"]),
-                                loss=float(row["loss"]), best_loss=run.get("best_loss"),
-                                params=None if params is None else np.asarray(params, float),
-                                n_eval=int(row.get("n_eval") or 0),
-                                elapsed=float(row.get("elapsed") or 0.0)))
-    status = run["status"]
-    best = run.get("best_params")
-    if isinstance(best, dict):
-        best = best.get("x")
-    message = run.get("message") or ""
-    if status == "interrupted" or (status == "stopped" and message == EXIT_REASON):
+    message = None
+    if cut_off(run):
         # the page was closed or reloaded during the fit and its kernel shut down (the
         # fit stopped as the interpreter exited, or died before it could): keep what it
         # reached, the parameters of its lowest recorded loss when none were saved
-        done = [row for row in history if row.get("loss") is not None and row.get("params")]
-        if best is None and done:
-            best = min(done, key=lambda row: row["loss"])["params"]
-        last = history[-1]["iteration"] if history else 0
-        status, message = "stopped", (
-            f"the page was closed during this fit, at iteration {last}; its best parameters "
-            "are in the table: press Fit to go on from them")
-    if status in ("finished", "stopped") and best is not None:
+        last = max([row["iteration"] for row in store.get_history(run["id"])], default=0)
+        message = (f"the page was closed during this fit, at iteration {last}; its best "
+                   "parameters are in the table: press Fit to go on from them")
+    job = replay(wb.state, store, run, wb.model, label=model_title(wb.model), message=message)
+    best = (best_vector(run, store.get_history(run["id"]))
+            if job.state in ("finished", "stopped") else None)
+    if best is not None:
         try:
             x = np.asarray(best, dtype=float)
             if x.shape == np.shape(wb.model.get_opt_params()):
@@ -174,17 +135,7 @@ def restore_last_run(wb, store, tag: str):
                 wb.params.refresh()
         except Exception:  # noqa: BLE001 - a stale run does not break the page
             pass
-    if status in ("finished", "stopped", "failed"):
-        last = history[-1] if history else {}
-        losses = [row["loss"] for row in history if row.get("loss") is not None]
-        job.record(FitEvent(status, iteration=int(run.get("iterations") or
-                                                  last.get("iteration") or 0),
-                            best_loss=run.get("best_loss") or (min(losses) if losses else None),
-                            n_eval=int(run.get("n_eval") or last.get("n_eval") or 0),
-                            elapsed=float(run.get("elapsed") or last.get("elapsed") or 0.0),
-                            message=message))
-        wb.monitor.redraw()
-    else:
-        wb.monitor.redraw()
+    wb.monitor.redraw()
+    if not job.terminal:
         wb.monitor._set_buttons(running=False)
     return run

@@ -358,8 +358,24 @@ class RunsPanel:
             fit = (run.get("setup") or {}).get("fit")
             if fit:
                 self.state.fit_settings = dict(fit)
+        self._replay(run)
         self.message_w.value = f"restored run {html.escape(run_id)} ({html.escape(run['name'])})"
         return model
+
+    def _replay(self, run) -> None:
+        """Show the restored run's history as the current job (the Fit tab draws it)."""
+        from workbench.ui.names import model_title
+        from workbench.ui.run_replay import replay
+
+        if self.state.model is None:
+            return
+        try:
+            replay(self.state, self.store, run, self.state.model,
+                   label=f"{model_title(self.state.model)} · run {run['name']}")
+        except Exception as exc:  # noqa: BLE001 - the model is restored; its curve is not
+            self.message_w.value = (f"<span style='color:#c0392b'>run {html.escape(run['id'])}"
+                                    f" restored, but its history could not be drawn: "
+                                    f"{html.escape(str(exc))}</span>")
 
     def _restore_weights(self, run):
         """A training run: its final weights go into the workbench's network (which
@@ -374,6 +390,7 @@ class RunsPanel:
                                     f"{html.escape(run['id'])}: {html.escape(str(exc))}</span>")
             return None
         _mark_restored(model, run["id"])
+        self._replay(run)
         self.message_w.value = (f"restored the weights of run {html.escape(run['id'])} "
                                 f"({html.escape(run['name'])}) into the network")
         return model

@@ -59,6 +59,7 @@ class Job(HasTraits):
         self.slots: list[tuple[str, int]] = []  # (parameter, component) per x entry
         self.names: list[str] = []          # optimizer-space names per x entry
         self.restored = False               # drawn from the run store (another kernel's)
+        self.saved_curves: dict | None = None  # a restored training's curves
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ recording
@@ -119,9 +120,10 @@ class Job(HasTraits):
 
     def curves(self) -> dict | None:
         """A training's loss curves per configuration (``epoch``, ``train``, ``test``;
-        see ``TrainingSession.curves``), kept by its session; None for other jobs."""
+        see ``TrainingSession.curves``), kept by its session (or by the run store, for
+        a training drawn from it); None for other jobs."""
         fn = getattr(self.session, "curves", None)
-        return None if fn is None else fn()
+        return self.saved_curves if fn is None else fn()
 
     def loss_history(self) -> list[tuple[int, float]]:
         """Every finite (iteration, loss) the session recorded (events may have been
@@ -231,11 +233,14 @@ class WorkbenchState(HasTraits):
     # ------------------------------------------------------------------ jobs
     def start_job(self, kind: str, label: str = "") -> Job:
         """A new job of ``kind`` for the current model, made current."""
-        job = Job(kind, model_key=self.model_key, model_label=label)
+        return self.add_job(Job(kind, model_key=self.model_key, model_label=label))
+
+    def add_job(self, job: Job) -> Job:
+        """Make ``job`` (made for the current model) the current job of its kind."""
         self.jobs = [*self.jobs, job]
-        if kind in ("fit", "training"):
+        if job.kind in ("fit", "training"):
             self.job = job
-        elif kind == "analysis":
+        elif job.kind == "analysis":
             self.analysis = job
         return job
 
