@@ -587,18 +587,38 @@ def test_workbench_notebook_in_jupyterlab(browser, artifacts, tmp_path, notebook
 def test_notebook_closed_and_reopened_during_a_fit(browser, artifacts, tmp_path,
                                                    notebook_copy):
     """Closing the workbench notebook while a fit runs and opening it again (the kernel
-    keeps running) shows the Workbench again, with the fit still updating it."""
+    keeps running) shows the Workbench again, in both cells that displayed it, with the
+    fit still updating it; displaying it once more after that draws the whole fit."""
     with workbench_server("lab", notebook_copy, artifacts, lab_settings(tmp_path)) as (base, token):
         page = open_lab(browser, base, token, "notebooks/workbench.ipynb", artifacts, 1280,
                         800)
         with screenshot_on_failure(page, artifacts):
             lab_run_all(page)
             page.wait_for_selector("button.wb-fit", timeout=120_000)
+            lab_execute_new_cell(page, "wb")  # the same Workbench in a second output
+            page.wait_for_function(
+                "() => document.querySelectorAll('.wb-workbench button.wb-fit').length === 2",
+                timeout=60_000)
             losses = reopen_during_fit(page, artifacts)
+            assert page.locator(".wb-workbench button.wb-fit").count() == 2
             # the kernel's session agrees with the reopened page
             out = lab_execute_new_cell(page, "print(wb.session.state, wb.session.history[-1][1])")
             state, last_loss = out.split()
             assert state == "finished" and float(last_loss) == pytest.approx(losses[-1]), out
+            # displayed once more in the reopened notebook: the whole fit, nothing broken
+            lab_execute_new_cell(page, "wb")
+            page.wait_for_function(
+                f"() => document.querySelectorAll('.wb-workbench button.wb-fit').length === 3"
+                f" && ({LAST_LOSS})() === {len(losses)}", timeout=60_000)
+            page.wait_for_timeout(2000)  # the figures size themselves to the new output
+            assert_page_healthy(page)
+            # plotly's "nothing on screen to size" rejection is the only one marked handled
+            page.evaluate("() => { Promise.reject(new Error("
+                          "'Resize must be passed a displayed plot div element.'));"
+                          " Promise.reject(new Error('a real failure')); }")
+            page.wait_for_timeout(500)
+            assert [e for e in page.js_errors if "displayed plot div" in e] == []
+            assert any("a real failure" in e for e in page.js_errors), page.js_errors
         page.close()
 
 

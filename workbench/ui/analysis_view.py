@@ -18,6 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from workbench.ui.names import escape_html
+from workbench.ui.figures import show_in
 
 UNAVAILABLE = ("<i>Analysis available after the analysis module is installed "
                "(workbench.analysis: per-configuration RMSE and Fisher information).</i>")
@@ -117,7 +118,7 @@ class AnalysisView(w.VBox):
     def clear(self) -> None:
         """No figures and no numbers (the boxes stay, empty, so nothing stale shows)."""
         for box in self.boxes.values():
-            box.children = []
+            show_in(box, [])
         self.summary_w.value = self.std_w.value = ""
         self.energy_fig = self.force_fig = self.error_fig = None
         self.fisher_fig = self.eigen_fig = None
@@ -264,7 +265,7 @@ class AnalysisView(w.VBox):
         self.eigen_fig = _fig("eigenvalues of F", "index", "eigenvalue", height=300,
                               yaxis=dict(type="log"))
         for name in ("energy", "force", "error", "fisher", "eigen"):
-            self.boxes[name].children = [getattr(self, f"{name}_fig")]
+            show_in(self.boxes[name], [getattr(self, f"{name}_fig")])
 
     def draw(self, result: dict) -> None:
         self._make_figures()

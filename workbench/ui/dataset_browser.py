@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 
 from workbench.errors import DatasetError
 from workbench.ui.names import escape_html
+from workbench.ui.figures import show_in
 from workbench.ui.structure_view import StructureView
 
 COLUMNS = ("identifier", "atoms", "species", "energy/atom", "max |F|", "weight", "set",
@@ -182,7 +183,7 @@ class DatasetBrowser(w.VBox):
                                yaxis=dict(title="configurations"),
                                yaxis2=dict(title="components"))
             self.hist_fig = go.FigureWidget(grid)
-            self.hist_box.children = [self.hist_fig]
+            show_in(self.hist_box, [self.hist_fig])
         self.refresh_histograms()
 
     # ---------------------------------------------------------------- table

@@ -9,6 +9,9 @@ both: its style makes every plotly element exactly as wide as its box, and a
 ResizeObserver notices a plot whose drawing no longer matches its element (a tab shown,
 a column that wrapped, a side panel opened) and asks plotly to size it again (the
 ``resize`` event each plotly figure widget listens to, also heard by nglview's stage).
+A view whose element already left the page answers that event with plotly.js's "Resize
+must be passed a displayed plot div element" rejection; the sizer marks exactly that
+one as handled, so the console shows only real errors.
 No library offers this for ipywidgets' plotly FigureWidget, so the few lines of
 JavaScript live here.
 """
@@ -63,9 +66,17 @@ function plotsOutOfSize() {
   return false;
 }
 
+// Plotly's figure views size themselves on every window resize, also a view whose
+// element has just left the page (an output re-rendered or closed); plotly.js then
+// rejects with this message, which only says there was nothing on screen to size.
+const NOTHING_TO_SIZE = 'Resize must be passed a displayed plot div element.';
+
 function install() {
   if (window.__wbFigureSizer) return;
   window.__wbFigureSizer = true;
+  window.addEventListener('unhandledrejection', (event) => {
+    if (event.reason && event.reason.message === NOTHING_TO_SIZE) event.preventDefault();
+  });
   let timer = null;
   const check = () => {
     clearTimeout(timer);
@@ -126,6 +137,36 @@ def untrack_figure_views() -> None:
 
     BaseFigureWidget.__init__ = __init__
     BaseFigureWidget._workbench_untracked = True
+
+
+#: seconds a replaced figure stays open: its page view may still answer a resize it
+#: was asked for (plotly sends the new layout back), which must find its model open
+CLOSE_DELAY = 10.0
+
+
+def show_in(box, children) -> None:
+    """Make ``children`` the content of ``box`` and close, :data:`CLOSE_DELAY` seconds
+    later, the plotly figures it showed that are not among them: a replaced figure's
+    model (and its data) would otherwise stay in the kernel for the kernel's life."""
+    import threading
+
+    children = list(children)
+    keep = {id(fig) for child in children for fig in figures_in(child)}
+    old = [fig for child in box.children for fig in figures_in(child) if id(fig) not in keep]
+    box.children = children
+    if not old:
+        return
+
+    def close():
+        for fig in old:
+            fig.close()
+
+    if CLOSE_DELAY <= 0:
+        close()
+        return
+    timer = threading.Timer(CLOSE_DELAY, close)
+    timer.daemon = True
+    timer.start()
 
 
 def resize_later(figures, delay: float = 1.5) -> None:

@@ -7,6 +7,8 @@ import ipywidgets as w
 import numpy as np
 import plotly.graph_objects as go
 
+from workbench.ui.figures import show_in
+
 
 def model_curves(model) -> list[dict]:
     """``model.function_curves()`` ([] when the model has none or cannot draw them)."""
@@ -35,13 +37,13 @@ class FunctionCurves:
         """Draw (or update in place) ``model``'s curves, or hide the box."""
         curves = model_curves(model)
         if not curves:
-            self.box.children = []
+            show_in(self.box, [])
             self.box.layout.display = "none"
             return
         groups = list(dict.fromkeys(c["group"] for c in curves))
         if self.fig is None or len(self.fig.data) != len(curves):
             self.fig = go.FigureWidget(_grid(curves, groups))
-            self.box.children = [self.fig]
+            show_in(self.box, [self.fig])
             self.box.layout.display = None
         with self.fig.batch_update():
             for trace, c in zip(self.fig.data, curves):

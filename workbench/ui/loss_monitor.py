@@ -30,6 +30,7 @@ from workbench.ui import fit_readout as R
 from workbench.ui import training as T
 from workbench.ui.function_curves import FunctionCurves
 from workbench.ui.names import escape_html
+from workbench.ui.figures import show_in
 from workbench.ui.throttle import Throttle
 
 DEFAULT_METHOD = "L-BFGS-B"
@@ -162,8 +163,8 @@ class LossMonitor(w.VBox):
                              yaxis_title="value / start value",
                              legend=dict(orientation="h", y=1.02, yanchor="bottom",
                                          x=1, xanchor="right")))
-        self.loss_box.children = [self.loss_fig]
-        self.param_box.children = [self.param_fig]
+        show_in(self.loss_box, [self.loss_fig])
+        show_in(self.param_box, [self.param_fig])
         self._label_param_axes()
         self.function_curves.reset()
         self.draw_curves()

@@ -20,6 +20,7 @@ import numpy as np
 
 from workbench.runs.compare import (fmt, latest_validation, parameter_rows, validation_rows,
                                     when)
+from workbench.ui.figures import show_in
 
 COLUMNS = (("name", "name", 28), ("model", "model_kind", 15), ("status", "status", 11),
            ("best loss", "best_loss", 11), ("train E", "train_e_rmse", 9),
@@ -299,11 +300,11 @@ class RunsPanel:
             title="per-configuration energy error (eV/atom)", barmode="overlay", height=300,
             margin=margin))
         half = w.Layout(width="50%")
-        self.figures_box.children = [
+        show_in(self.figures_box, [
             _boxed(self.loss_fig, "wb-runs-loss"),
             w.HBox([_boxed(self.parity_e, "wb-runs-parity-e", half),
                     _boxed(self.parity_f, "wb-runs-parity-f", half)]),
-            _boxed(self.errors_fig, "wb-runs-errors")]
+            _boxed(self.errors_fig, "wb-runs-errors")])
 
     def _prediction(self, run):
         """Energies and forces of the run's best model on the workbench's included data

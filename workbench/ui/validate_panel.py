@@ -19,6 +19,7 @@ import ipywidgets as w
 
 from workbench.validation.settings import ALL_PROPERTIES, DEFAULT_PROPERTIES
 from workbench.validation.structures import PROTOTYPES
+from workbench.ui.figures import show_in
 
 #: what the Run button computes by default in the tab (the CLI's default suite)
 TAB_PROPERTIES = DEFAULT_PROPERTIES
@@ -209,7 +210,7 @@ class ValidatePanel:
             box = w.Box([go.FigureWidget(fig)])
             box.add_class(css)
             boxes.append(box)
-        self.figures_w.children = boxes
+        show_in(self.figures_w, boxes)
 
     def _status(self, text, error=False):
         colour = "#c0392b" if error else "#333"

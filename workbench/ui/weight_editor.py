@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 from workbench.data import MagnitudeInverseWeight
 from workbench.errors import WorkbenchError
 from workbench.fit.setup_file import apply_weights, matches, relative_identifier
+from workbench.ui.figures import show_in
 
 KINDS = ("Weight", "MagnitudeInverseWeight")
 PROPS = ("energy", "forces", "stress")
@@ -126,7 +127,7 @@ class WeightEditor(w.VBox):
                                        xaxis2=dict(title="config × forces weight"),
                                        yaxis=dict(title="configurations"),
                                        yaxis2=dict(title="configurations"))
-            self.preview_box.children = [self.preview]
+            show_in(self.preview_box, [self.preview])
         self.refresh_preview()
 
     def _show_kind(self) -> None:
