@@ -14,7 +14,7 @@ from numba import njit
 _IA, _IB, _IP, _IQ, _ISIG, _IGAM, _ICUT, _ILAM, _ICOS = range(9)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _inv_pow(s, p):
     """s**-p, by multiplication for the common small integer exponents."""
     if p == 0.0:
@@ -28,7 +28,7 @@ def _inv_pow(s, p):
     return np.exp(-p * np.log(s))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _two_body_param(t, r, A, B, p, q, sig, sp, sq, u, E, P, G):
     """Derivatives of phi2 and of dphi2/dr with respect to the two-body parameter
     t = 0..5 (A, B, p, q, sigma, cutoff), from the shared intermediates of one pair:
@@ -67,51 +67,6 @@ def _two_body_param(t, r, A, B, p, q, sig, sp, sq, u, E, P, G):
         wt = 2.0 * sig / (u * u * u)
     Gt = Prt - Pt * su2 - P * wt
     return A * E * (Pt + P * et), A * E * (et * G + Gt)
-
-
-@njit(cache=True, nogil=True)
-def _jac3(gJ, cf, s, k, sg, xj, xk, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-          dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz):
-    """Add one parameter's share of a three-body term's gradient to force column ``cf``
-    (skipped when negative): ``sg G_j + xj d_ij + cw grad_j cos`` on slot s (the ij
-    bond) and ``sg G_k + xk d_ik + cw grad_k cos`` on slot k."""
-    if cf >= 0:
-        gJ[s, 0, cf] += sg * Gjx + xj * dxj + cw * cjx
-        gJ[s, 1, cf] += sg * Gjy + xj * dyj + cw * cjy
-        gJ[s, 2, cf] += sg * Gjz + xj * dzj + cw * cjz
-        gJ[k, 0, cf] += sg * Gkx + xk * dxk + cw * ckx
-        gJ[k, 1, cf] += sg * Gky + xk * dyk + cw * cky
-        gJ[k, 2, cf] += sg * Gkz + xk * dzk + cw * ckz
-
-
-@njit(cache=True, nogil=True)
-def _jac3_pair(gJ, cfA, cfB, s, k, sgA, xjA, xkA, sgB, xjB, xkB, cw,
-               Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj, dxk, dyk, dzk,
-               cjx, cjy, cjz, ckx, cky, ckz):
-    """The same parameter of the ij pair (A) and of the ik pair (B), both with ``cw``:
-    one update when they share a column (one species pair), else two."""
-    if cfA == cfB:
-        _jac3(gJ, cfA, s, k, sgA + sgB, xjA + xjB, xkA + xkB, 2.0 * cw,
-              Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj, dxk, dyk, dzk,
-              cjx, cjy, cjz, ckx, cky, ckz)
-    else:
-        _jac3(gJ, cfA, s, k, sgA, xjA, xkA, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-        _jac3(gJ, cfB, s, k, sgB, xjB, xkB, cw, Gjx, Gjy, Gjz, Gkx, Gky, Gkz,
-              dxj, dyj, dzj, dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-
-
-@njit(cache=True, nogil=True)
-def _energy_pair(d_energy, c, ceA, ceB, QA, QB):
-    """Energy-Jacobian counterpart of ``_jac3_pair``."""
-    if ceA == ceB:
-        if ceA >= 0:
-            d_energy[c, ceA] += QA + QB
-    else:
-        if ceA >= 0:
-            d_energy[c, ceA] += QA
-        if ceB >= 0:
-            d_energy[c, ceB] += QB
 
 
 @njit(cache=True, nogil=True)
@@ -329,60 +284,84 @@ def sw_kernel(ch0, ch1, chunks, config_offsets, species, pair_offsets, pair_j, p
                         gN[t3, 2] += lam * Gkz
                         if not jac3:
                             continue
-                        # 8 local parameters: lambda, gamma, cutoff and costheta0 of the
-                        # ij pair (A, slot s) and of the ik pair (B, slot t3).  Each adds
-                        # dQ/dt to the energy and sg*G + x*d + cw*grad(cos) to the slots.
-                        ceA = m3[s, 0]
-                        cfA = m3[s, 1]
-                        ceB = m3[t3, 0]
-                        cfB = m3[t3, 1]
-                        if max(ceA, cfA, ceB, cfB) >= 0:
-                            sgA = 0.5 * lam * il[s]
-                            sgB = 0.5 * lam * il[t3]
-                            _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
-                            _jac3_pair(gJ, cfA, cfB, s, t3, sgA, 0.0, 0.0, sgB, 0.0, 0.0,
-                                       0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
-                                       dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        ceA = m3[s, 2]
-                        cfA = m3[s, 3]
-                        ceB = m3[t3, 2]
-                        cfB = m3[t3, 3]
-                        if max(ceA, cfA, ceB, cfB) >= 0:
-                            sgA = lam * iuj
-                            sgB = lam * iuk
-                            _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
-                            _jac3_pair(gJ, cfA, cfB, s, t3,
-                                       sgA, -lam * XDD * (iuj * iuj * irj), 0.0,
-                                       sgB, 0.0, -lam * XDD * (iuk * iuk * irk),
-                                       0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
-                                       dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        # d/dcutoff: w = gamma/u^2 = -a
-                        ceA = m3[s, 4]
-                        cfA = m3[s, 5]
-                        ceB = m3[t3, 4]
-                        cfB = m3[t3, 5]
-                        if max(ceA, cfA, ceB, cfB) >= 0:
-                            sgA = -lam * aij
-                            sgB = -lam * aik
-                            _energy_pair(d_energy, c, ceA, ceB, sgA * XDD, sgB * XDD)
-                            _jac3_pair(gJ, cfA, cfB, s, t3,
-                                       sgA, 2.0 * lam * XDD * (arj * iuj), 0.0,
-                                       sgB, 0.0, 2.0 * lam * XDD * (ark * iuk),
-                                       0.0, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
-                                       dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
-                        # d/dcostheta0_ij = d/dcostheta0_ik: dD = -1/2 each
-                        ceA = m3[s, 6]
-                        cfA = m3[s, 7]
-                        ceB = m3[t3, 6]
-                        cfB = m3[t3, 7]
-                        if max(ceA, cfA, ceB, cfB) >= 0:
-                            LX = lam * X
-                            xj = -LX * D * arj
-                            xk = -LX * D * ark
-                            _energy_pair(d_energy, c, ceA, ceB, -LX * D, -LX * D)
-                            _jac3_pair(gJ, cfA, cfB, s, t3, 0.0, xj, xk, 0.0, xj, xk,
-                                       -LX, Gjx, Gjy, Gjz, Gkx, Gky, Gkz, dxj, dyj, dzj,
-                                       dxk, dyk, dzk, cjx, cjy, cjz, ckx, cky, ckz)
+                        # 8 local parameters: lambda, gamma, cutoff and costheta0 (b = 0..3)
+                        # of the ij pair (A, slot s) and of the ik pair (B, slot t3).  Each
+                        # adds dQ/dt to the energy and sg*G + x*d + cw*grad(cos) to the
+                        # slots.  Written out here, not in helpers: a call per triplet and
+                        # parameter costs a quarter of a gradient evaluation, and numba's
+                        # inlining of helpers several seconds of compile time.
+                        for b in range(4):
+                            ceA = m3[s, 2 * b]
+                            cfA = m3[s, 2 * b + 1]
+                            ceB = m3[t3, 2 * b]
+                            cfB = m3[t3, 2 * b + 1]
+                            if max(ceA, cfA, ceB, cfB) < 0:
+                                continue
+                            xjA = 0.0
+                            xkA = 0.0
+                            xjB = 0.0
+                            xkB = 0.0
+                            cw = 0.0
+                            if b == 0:
+                                sgA = 0.5 * lam * il[s]
+                                sgB = 0.5 * lam * il[t3]
+                                QA = sgA * XDD
+                                QB = sgB * XDD
+                            elif b == 1:
+                                sgA = lam * iuj
+                                sgB = lam * iuk
+                                QA = sgA * XDD
+                                QB = sgB * XDD
+                                xjA = -lam * XDD * (iuj * iuj * irj)
+                                xkB = -lam * XDD * (iuk * iuk * irk)
+                            elif b == 2:  # d/dcutoff: w = gamma/u^2 = -a
+                                sgA = -lam * aij
+                                sgB = -lam * aik
+                                QA = sgA * XDD
+                                QB = sgB * XDD
+                                xjA = 2.0 * lam * XDD * (arj * iuj)
+                                xkB = 2.0 * lam * XDD * (ark * iuk)
+                            else:  # d/dcostheta0_ij = d/dcostheta0_ik: dD = -1/2 each
+                                LX = lam * X
+                                sgA = 0.0
+                                sgB = 0.0
+                                QA = -LX * D
+                                QB = QA
+                                xjA = -LX * D * arj
+                                xkA = -LX * D * ark
+                                xjB = xjA
+                                xkB = xkA
+                                cw = -LX
+                            if ceA == ceB:
+                                if ceA >= 0:
+                                    d_energy[c, ceA] += QA + QB
+                            else:
+                                if ceA >= 0:
+                                    d_energy[c, ceA] += QA
+                                if ceB >= 0:
+                                    d_energy[c, ceB] += QB
+                            # one update when both pairs share a column (one species pair)
+                            cwA = cw
+                            if cfA == cfB:
+                                sgA += sgB
+                                xjA += xjB
+                                xkA += xkB
+                                cwA = 2.0 * cw
+                                cfB = -1
+                            for h in range(2):
+                                cf = cfA if h == 0 else cfB
+                                if cf < 0:
+                                    continue
+                                sg = sgA if h == 0 else sgB
+                                xj = xjA if h == 0 else xjB
+                                xk = xkA if h == 0 else xkB
+                                cwh = cwA if h == 0 else cw
+                                gJ[s, 0, cf] += sg * Gjx + xj * dxj + cwh * cjx
+                                gJ[s, 1, cf] += sg * Gjy + xj * dyj + cwh * cjy
+                                gJ[s, 2, cf] += sg * Gjz + xj * dzj + cwh * cjz
+                                gJ[t3, 0, cf] += sg * Gkx + xk * dxk + cwh * ckx
+                                gJ[t3, 1, cf] += sg * Gky + xk * dyk + cwh * cky
+                                gJ[t3, 2, cf] += sg * Gkz + xk * dzk + cwh * ckz
                 # scatter the per-bond gradients
                 if fjac:
                     for a in range(3):
