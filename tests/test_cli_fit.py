@@ -74,3 +74,28 @@ def test_fit_config_unknown_section_key(tmp_path):
     cfg.write_text(CONFIG.replace("  method: L-BFGS-B", "  methd: L-BFGS-B"))
     with pytest.raises(ConfigFileError, match=r"line 11: .*methd"):
         load_config(cfg)
+
+
+def test_report_predictions_reuse_the_fits_calculator(si4_path):
+    """The fit's calculator (made for exactly these configurations) gives the report's
+    predictions, the same as a fresh calculator; another set gets a calculator of its own."""
+    from workbench.data import Dataset, Weight
+    from workbench.fit.calculator import Calculator
+    from workbench.fit.report import predictions
+    from workbench.models import StillingerWeber
+
+    configs = Dataset(si4_path, Weight(energy_weight=1.0, forces_weight=0.1)).get_configs()
+    model = StillingerWeber()
+    fit_calc = Calculator(model)
+    fit_calc.create(configs)
+    prepared = []
+    original = model.prepare
+    model.prepare = lambda cs: prepared.append(len(cs)) or original(cs)
+    reused = predictions("train", model, configs, fit_calc)
+    assert prepared == []  # no neighbor lists built again
+    fresh = predictions("train", model, configs)
+    assert prepared == [len(configs)]
+    for name in ("energy_pred", "energy_ref", "forces_pred", "forces_ref", "natoms"):
+        assert (getattr(reused, name) == getattr(fresh, name)).all(), name
+    predictions("test", model, configs[:2], fit_calc)  # other configurations
+    assert prepared == [len(configs), 2]

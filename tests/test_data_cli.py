@@ -82,6 +82,21 @@ def test_demo_summary(capsys):
     assert "max |force|:" in out
 
 
+def test_demo_summarises_the_data_it_fits_and_reaches_the_published_minimum(tmp_path, capsys):
+    import re
+
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    summary, fitting = out.index("1000 configurations in "), out.index("fitting 3 parameters")
+    assert summary < fitting
+    assert "  NVT_runs: 600\n  varying_alat: 400\n" in out
+    assert "atoms: 58400 total, 8-64 per configuration" in out
+    final = float(re.search(r"final loss = (\S+)", out).group(1))
+    assert final == pytest.approx(0.6940780, abs=5e-8)  # the published minimum
+    for name in ("model.yaml", "report.html"):
+        assert (tmp_path / "demo" / name).is_file()
+
+
 def test_bad_data_exit_code(tmp_path, capsys):
     (tmp_path / "a.xyz").write_text("x\n")
     (tmp_path / "b.xyz").write_text("")

@@ -54,11 +54,13 @@ def run(args) -> int:
     from workbench.data.dataset import Dataset
 
     root = datasets.path(args.data if args.summary_only else "Si")
-    print("\n".join(summary(Dataset(root), root)))
     if args.summary_only:
+        print("\n".join(summary(Dataset(root), root)))
         return 0
     from workbench.cli.fit import run_fit
 
     config = resources.files("workbench.fit").joinpath("examples/sw_si.yaml").read_text()
-    outcome = run_fit(config, out=Path(args.out).resolve())
+    # the summary describes the data set the fit reads (read once)
+    outcome = run_fit(config, out=Path(args.out).resolve(),
+                      on_setup=lambda setup: print("\n".join(summary(setup.dataset, root))))
     return 0 if outcome.session.state in ("finished", "stopped") else 1

@@ -55,11 +55,12 @@ class FitOutcome:
 
 
 def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store="default",
-            resume=False, properties=None) -> FitOutcome:
+            resume=False, properties=None, on_setup=None) -> FitOutcome:
     """Run the fit of ``config`` (path, YAML text or dict) and write its outputs; the
     summary goes to ``stream`` (standard output by default).  ``store``: the run store
     (see ``FitSession``); ``resume``: continue the last interrupted run of this set-up;
-    ``properties``: a structure (e.g. "diamond") whose properties the report then shows."""
+    ``properties``: a structure (e.g. "diamond") whose properties the report then shows;
+    ``on_setup(setup)`` runs once the data, model and loss are built, before the fit."""
     stream = stream or sys.stdout
     from workbench.fit.progress import TqdmReporter
     from workbench.fit.report import predictions, write_report
@@ -75,6 +76,8 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
     # the output directory is checked with the rest of the set-up, before the data load
     setup = build_setup(config, lambda cfg: check_writable_directory(output_directory(cfg)))
     model, loss, train, test = setup.model, setup.loss, setup.train, setup.test
+    if on_setup is not None:
+        on_setup(setup)
     fit, output = setup.fit, dict(setup.output or {})
     directory = output_directory(setup.config)
     if getattr(model, "is_torch", False):
@@ -111,7 +114,8 @@ def run_fit(config, out=None, progress=True, write_kim=True, stream=None, store=
     if write_kim and kim_name:
         # replaces only a KIM directory the workbench wrote (an earlier run's)
         kim_dir = Path(model.write_kim_model(directory / kim_name, overwrite=True))
-    splits = [predictions("train", model, train), predictions("test", model, test)]
+    splits = [predictions("train", model, train, getattr(loss, "calculator", None)),
+              predictions("test", model, test)]
     rmse = {s.label: s.rmse() for s in splits if s is not None}
     lines = [f"{name} = {value:.8g}" for name, value in zip(loss.names(), result.x)]
     lines.append(f"final loss = {session.best_loss:.10g} after {session.iteration} "

@@ -46,20 +46,35 @@ class Predictions:
         return e, f
 
 
-def predictions(label, model, configs) -> Predictions | None:
-    """Evaluate ``model`` on ``configs`` (energies and forces); None when empty."""
+def predictions(label, model, configs, calculator=None) -> Predictions | None:
+    """Evaluate ``model`` on ``configs`` (energies and forces); None when empty.
+
+    ``calculator``: a Calculator of ``model`` already created for exactly these
+    configurations (a fit's), reused so their neighbor lists are not built again."""
     if not configs:
         return None
     from workbench.fit.calculator import Calculator
 
-    calc = Calculator(model)
     has_forces = all(c.forces is not None for c in configs)
-    calc.create(configs, use_energy=True, use_forces=has_forces)
+    calc = calculator
+    if not _created_for(calc, model, configs, has_forces):
+        calc = Calculator(model)
+        calc.create(configs, use_energy=True, use_forces=has_forces)
     res = calc.compute()
     forces_pred = res.forces if has_forces else np.zeros((0, 3))
     forces_ref = calc.ref_forces if has_forces else np.zeros((0, 3))
     return Predictions(label, [str(c.identifier) for c in configs], calc.natoms.astype(float),
                        np.asarray(res.energy, float), calc.ref_energy, forces_pred, forces_ref)
+
+
+def _created_for(calc, model, configs, has_forces) -> bool:
+    """Whether ``calc`` evaluates ``model`` on exactly ``configs`` (the same objects, in
+    order), with forces when they are wanted."""
+    made = getattr(calc, "configs", None)
+    return (made is not None and getattr(calc, "model", None) is model
+            and getattr(calc, "state_", None) is not None
+            and bool(getattr(calc, "use_forces", False)) == has_forces
+            and len(made) == len(configs) and all(a is b for a, b in zip(made, configs)))
 
 
 def _figures(history, splits):
