@@ -153,3 +153,29 @@ def test_one_bad_file_does_not_send_its_shape_to_the_careful_reader(tmp_path):
     assert got[3] is not None and got[3].coords[1].tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(DatasetErrors, match="a_bad.xyz, line 2: singular cell"):
         Dataset(tmp_path)
+
+
+def test_two_halves_on_two_threads_read_like_one(tmp_path, monkeypatch):
+    """A group parsed as two halves on two threads (every group, with SPLIT_ROWS = 1)
+    gives the same configurations and leaves the same doubtful rows, whichever half they
+    fall in, to the careful reader."""
+    from workbench.data import _batchread
+
+    rows = "".join(f"Si {k:.6f} {0.5 * k:.6f} {-0.25 * k:.6f}\n" for k in range(6))
+    good = "6\n" + HEAD + "Properties=species:S:1:pos:R:3\n" + rows
+    paths = []
+    for k in range(8):  # a doubtful number in the first file's rows and in the last one's
+        text = good
+        if k in (0, 7):
+            text = text.replace("Si 3.000000", "Si 3.0000e0")
+        (tmp_path / f"f{k}.xyz").write_text(text)
+        paths.append(str(tmp_path / f"f{k}.xyz"))
+    monkeypatch.setattr(_batchread, "SPLIT_ROWS", 10 ** 9)
+    whole = read_configs(paths)
+    monkeypatch.setattr(_batchread, "SPLIT_ROWS", 1)
+    halves = read_configs(paths)
+    assert [c is None for c in halves] == [True] + [False] * 6 + [True]
+    assert [c is None for c in whole] == [c is None for c in halves]
+    for a, b in zip(whole, halves):
+        if a is not None:
+            assert bits(a.coords) == bits(b.coords) and a.species == b.species

@@ -314,12 +314,49 @@ def _layout(row, rows, head):
     return lay
 
 
+#: rows below which a group is parsed on one thread (a second thread then costs more
+#: than it saves)
+SPLIT_ROWS = 16384
+
+
 def _parse_rows(rows, lay, head):
     """(species per row, {first Properties column: (R, 3) values}, per-row ok flags: False
-    for rows of another layout or with values the careful reader must judge)."""
+    for rows of another layout or with values the careful reader must judge).
+
+    A large group is parsed as two halves on two threads: the work is numpy on byte
+    matrices, which runs without the GIL."""
     species = _species(rows[:, :lay.width])
     if species is None:
         return None
+    with _one_blas_thread():  # entered once here: threadpoolctl limits are process-wide
+        halves = _parse_halves(rows, lay, head) if len(rows) >= SPLIT_ROWS and \
+            (os.cpu_count() or 1) > 1 else None
+        v, ok = halves if halves is not None else _parse_numbers(rows, lay, head)
+    columns = {}
+    wanted = [head.pos_col] + ([head.force_col] if head.force_col is not None else [])
+    for k, col in enumerate(wanted):
+        columns[col[3]] = np.ascontiguousarray(v[:, 3 * k:3 * k + 3])
+    return species, columns, ok
+
+
+def _parse_halves(rows, lay, head):
+    """:func:`_parse_numbers` of the two halves of ``rows`` on two threads, joined; None
+    when no second thread can be started (the interpreter is exiting)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = len(rows) // 2
+    with ThreadPoolExecutor(1, thread_name_prefix="workbench-read") as pool:
+        try:
+            second = pool.submit(_parse_numbers, rows[half:], lay, head)
+        except RuntimeError:
+            return None
+        v1, ok1 = _parse_numbers(rows[:half], lay, head)
+        v2, ok2 = second.result()
+    return np.concatenate([v1, v2]), np.concatenate([ok1, ok2])
+
+
+def _parse_numbers(rows, lay, head):
+    """((R, 3 per column) values, (R,) ok flags) of the numeric fields of ``rows``."""
     # np.take along an axis is several times faster than fancy indexing here
     digits = np.take(rows, lay.digits, axis=1)
     digits -= np.uint8(48)
@@ -351,8 +388,8 @@ def _parse_rows(rows, lay, head):
     # digits), below 2**53 in float64 (15 digits; longer mantissas go through float()).
     # One BLAS thread: the product is small and waking the pool costs more than it saves.
     dtype = np.float32 if most <= 7 else np.float64
-    with _one_blas_thread():  # (2 nf, R): one C-contiguous row per field
-        both = (place.T.astype(dtype) @ digits.astype(dtype).T).astype(np.float64)
+    # (2 nf, R): one C-contiguous row per field (one BLAS thread: the caller's limit)
+    both = (place.T.astype(dtype) @ digits.astype(dtype).T).astype(np.float64)
     value, e = both[:nf], both[nf:]
     long_mantissa = most > 15
     sgn = np.ones(value.shape)
@@ -377,12 +414,7 @@ def _parse_rows(rows, lay, head):
     finite = np.isfinite(v)
     if not finite.all():
         ok &= finite.all(axis=0)
-    v = v.T
-    columns = {}
-    wanted = [head.pos_col] + ([head.force_col] if head.force_col is not None else [])
-    for k, col in enumerate(wanted):
-        columns[col[3]] = np.ascontiguousarray(v[:, 3 * k:3 * k + 3])
-    return species, columns, ok
+    return v.T, ok
 
 
 def _species(sub):
