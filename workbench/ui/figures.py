@@ -139,15 +139,19 @@ def untrack_figure_views() -> None:
     BaseFigureWidget._workbench_untracked = True
 
 
-#: seconds a replaced figure stays open: its page view may still answer a resize it
-#: was asked for (plotly sends the new layout back), which must find its model open
-CLOSE_DELAY = 10.0
+#: seconds a replaced figure keeps its data: its page view may still answer a resize it
+#: was asked for (plotly sends the new layout back)
+RELEASE_DELAY = 10.0
 
 
 def show_in(box, children) -> None:
-    """Make ``children`` the content of ``box`` and close, :data:`CLOSE_DELAY` seconds
-    later, the plotly figures it showed that are not among them: a replaced figure's
-    model (and its data) would otherwise stay in the kernel for the kernel's life."""
+    """Make ``children`` the content of ``box`` and, :data:`RELEASE_DELAY` seconds later,
+    empty the plotly figures it showed that are not among them, so a replaced figure
+    does not keep its points in the kernel for the kernel's life.
+
+    The figures are emptied, not closed: a notebook reopened meanwhile may not have
+    opened their comms, and JupyterLab reports closing an unknown comm as an error
+    (while an update to one is ignored)."""
     import threading
 
     children = list(children)
@@ -157,14 +161,15 @@ def show_in(box, children) -> None:
     if not old:
         return
 
-    def close():
+    def release():
         for fig in old:
-            fig.close()
+            if fig.data:
+                fig.data = []
 
-    if CLOSE_DELAY <= 0:
-        close()
+    if RELEASE_DELAY <= 0:
+        release()
         return
-    timer = threading.Timer(CLOSE_DELAY, close)
+    timer = threading.Timer(RELEASE_DELAY, release)
     timer.daemon = True
     timer.start()
 
