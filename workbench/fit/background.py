@@ -24,6 +24,7 @@ import traceback
 import weakref
 
 from ..errors import LossError, WorkbenchError
+from ..models import ownership
 from .events import TERMINAL, FitEvent, Publisher
 from .optimizers import StopFit
 
@@ -73,6 +74,7 @@ class BackgroundJob:
         self.stop_reason: str | None = None
         self._label = label
         self._thread_name = thread_name
+        self._leases: list = []  # (model, lease) of the models this job owns while it runs
         self._publisher = Publisher(publish_hz)
         self._stop = threading.Event()
         self._run_ok = threading.Event()
@@ -190,17 +192,35 @@ class BackgroundJob:
         when the job was already started."""
         if self._state != "created":
             raise LossError(f"this {self._label} was already started (state {self._state!r})")
-        self._state = "running"
-        self._t_start = time.monotonic()
-        self._t_end = None
-        if self.stop_at_exit:
-            _LIVE.add(self)
-        self._publisher.start()
-        self._begin_recording()
-        self._on_start()
-        self._worker = threading.Thread(target=self._main, name=self._thread_name, daemon=True)
-        self._worker.start()
+        # a running job owns its models: refused (ModelBusyError) before anything runs
+        # when another job holds one; weights or parameters set from another thread
+        # meanwhile are refused (workbench.models.ownership)
+        self._leases = ownership.claim_all(
+            self._models_to_own(), f"a {type(self).__name__} ({getattr(self, 'method', '')})")
+        try:
+            self._state = "running"
+            self._t_start = time.monotonic()
+            self._t_end = None
+            if self.stop_at_exit:
+                _LIVE.add(self)
+            self._publisher.start()
+            self._begin_recording()
+            self._on_start()
+            self._worker = threading.Thread(target=self._main, name=self._thread_name,
+                                            daemon=True)
+            self._worker.start()
+        except BaseException:
+            self._release_models()
+            raise
         return self
+
+    def _models_to_own(self) -> list:
+        """The models this job changes while it runs (owned from start to its end)."""
+        return []
+
+    def _release_models(self) -> None:
+        leases, self._leases = self._leases, []
+        ownership.release_all(leases)
 
     def stop(self, reason: str = "stopped by user"):
         """Ask the work to stop at its next gate; what it reached so far is kept.
@@ -302,6 +322,8 @@ class BackgroundJob:
 
     def _main(self):
         _CURRENT.job = self
+        for _model, lease in self._leases:
+            lease.allow_current_thread()
         try:
             kind, message = self._run()
         except StopFit as exc:
@@ -312,7 +334,10 @@ class BackgroundJob:
             kind = "failed"
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         _CURRENT.job = None
-        kind, message, fields = self._finish(kind, message)
+        try:
+            kind, message, fields = self._finish(kind, message)
+        finally:  # the models are free again before anyone hears that the job ended
+            self._release_models()
         self._emit(kind, message=message, **fields)
         _LIVE.discard(self)
 

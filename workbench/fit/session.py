@@ -22,7 +22,6 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from ..errors import LossError, ParameterError
-from ..models import ownership
 from .background import EXIT_GRACE, BackgroundJob  # noqa: F401  (EXIT_GRACE: public name)
 from .checkpoint import read_checkpoint, split_options, write_checkpoint
 from .events import FitEvent
@@ -183,7 +182,6 @@ class FitSession(BackgroundJob):
         self._opt_state: dict = {}
         self._last_bad_report = float("-inf")
         self._min_report_gap = 1.0 / float(publish_hz)
-        self._lease = None
         self._checkpoint_error = None
 
     # ---------------------------------------------------------------- status
@@ -369,18 +367,13 @@ class FitSession(BackgroundJob):
     def start(self):
         """Start the fit.  Refused (LossError / ModelBusyError) before anything runs when
         the checkpoint cannot be written or another fit owns the model."""
-        if self._state == "created":
-            if self.checkpoint_path is not None:
-                self._first_checkpoint()
-            model = getattr(self.objective, "model", None)
-            if callable(getattr(model, "_check_mutable", None)):
-                self._lease = ownership.claim(model, f"a FitSession ({self.method})",
-                                              this_thread=False)
-        try:
-            return super().start()
-        except BaseException:
-            self._release()
-            raise
+        if self._state == "created" and self.checkpoint_path is not None:
+            self._first_checkpoint()
+        return super().start()
+
+    def _models_to_own(self) -> list:
+        model = getattr(self.objective, "model", None)
+        return [model] if callable(getattr(model, "_check_mutable", None)) else []
 
     def _first_checkpoint(self):
         """Write the starting state, so an unwritable checkpoint path is refused now (not
@@ -395,14 +388,7 @@ class FitSession(BackgroundJob):
                             f"{_reason(exc)}; choose another checkpoint_path (or None for "
                             "no checkpoints)") from None
 
-    def _release(self):
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            ownership.release(self.objective.model, lease)
-
     def _run(self):
-        if self._lease is not None:
-            self._lease.allow_current_thread()
         if self._params is None:
             try:
                 self._params = np.array(self.objective.x0(), dtype=float)
@@ -459,7 +445,6 @@ class FitSession(BackgroundJob):
                 self.write_checkpoint()
             except Exception as exc:
                 message += f"\nwriting the checkpoint failed: {_reason(exc)}"
-        self._release()
         return kind, message, {"params": final, "loss": self._best_loss}
 
 

@@ -28,7 +28,6 @@ from scipy.optimize import OptimizeResult
 from workbench.errors import LossError
 from workbench.fit.background import BackgroundJob
 from workbench.fit.events import FitEvent
-from workbench.models import ownership
 
 
 class _NotFinite(Exception):
@@ -263,33 +262,12 @@ class TrainingSession(BackgroundJob):
                 "optimizer: try a smaller learning rate); the model keeps its last finite "
                 "weights")
 
-    def start(self):
-        """Start training.  Refused (ModelBusyError) before anything runs when another
-        fit or training owns one of the networks: a running training owns its models, so
-        weights set from another thread (``set_flat_params``, ``load``) are refused."""
-        if self._state == "created" and not getattr(self, "_leases", None):
-            self._leases = []
-            try:
-                for model in self.loss.calculator.models.values():
-                    self._leases.append((model, ownership.claim(
-                        model, f"a TrainingSession ({self.method})", this_thread=False)))
-            except BaseException:
-                self._release_models()
-                raise
-        try:
-            return super().start()
-        except BaseException:
-            self._release_models()
-            raise
-
-    def _release_models(self):
-        leases, self._leases = getattr(self, "_leases", []) or [], []
-        for model, lease in leases:
-            ownership.release(model, lease)
+    def _models_to_own(self) -> list:
+        """Every network of the loss: a running training owns them, so weights set from
+        another thread (``set_flat_params``, ``load``) are refused."""
+        return list(self.loss.calculator.models.values())
 
     def _run(self):
-        for _model, lease in getattr(self, "_leases", []) or []:
-            lease.allow_current_thread()
         calc = self.loss.calculator
         nthreads = torch.get_num_threads()
         try:
@@ -349,14 +327,11 @@ class TrainingSession(BackgroundJob):
                 self.saved_models.append(path)
 
     def _finish(self, kind, message):
-        try:
-            if self.keep_best and self._best_state is not None:
-                with torch.no_grad():
-                    for p, best in zip(self._params(), self._best_state):
-                        p.copy_(best)
-                self.loss.calculator.results = None
-        finally:
-            self._release_models()
+        if self.keep_best and self._best_state is not None:
+            with torch.no_grad():
+                for p, best in zip(self._params(), self._best_state):
+                    p.copy_(best)
+            self.loss.calculator.results = None
         self._end_clock(kind)
         last = self.history[-1][1] if self.history else None
         self.result = OptimizeResult(

@@ -55,6 +55,26 @@ def claim(model, label: str, *, this_thread: bool = True) -> Lease:
         return lease
 
 
+def claim_all(models, label: str) -> list:
+    """Claim every one of ``models`` for the fit ``label``, for no thread yet (the fit's
+    worker adds itself); all or none: ModelBusyError with none claimed.  Returns the
+    ``(model, lease)`` pairs for :func:`release_all`."""
+    leases: list = []
+    try:
+        for model in models:
+            leases.append((model, claim(model, label, this_thread=False)))
+    except BaseException:
+        release_all(leases)
+        raise
+    return leases
+
+
+def release_all(leases) -> None:
+    """End every ``(model, lease)`` of :func:`claim_all`."""
+    for model, lease in leases:
+        release(model, lease)
+
+
 def release(model, lease: Lease) -> None:
     """End ``lease`` (a no-op if it no longer holds the model)."""
     with _LOCK:

@@ -28,6 +28,12 @@ def loss_curves(job) -> dict:
             "weight_norm": None}
 
 
+def vector_slots(model, n: int) -> list[tuple[str, int]]:
+    """(parameter, component) of each of the ``n`` entries of ``model``'s optimization
+    vector: what a job records to draw its parameter traces."""
+    return [model.get_opt_param_name_value_and_indices(k)[::3] for k in range(n)]
+
+
 def original_values(model, job, x) -> dict:
     """name -> original-space values of ``model``'s parameters for the optimization
     vector ``x`` of ``job`` (components ``x`` does not hold keep the model's values)."""

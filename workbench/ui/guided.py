@@ -116,17 +116,18 @@ def restore_last_run(wb, store, tag: str):
     if not runs:
         return None
     run = store.get_run(runs[0]["id"])
+    history = store.get_history(run["id"])
     message = None
     if cut_off(run):
         # the page was closed or reloaded during the fit and its kernel shut down (the
         # fit stopped as the interpreter exited, or died before it could): keep what it
         # reached, the parameters of its lowest recorded loss when none were saved
-        last = max([row["iteration"] for row in store.get_history(run["id"])], default=0)
+        last = max([row["iteration"] for row in history], default=0)
         message = (f"the page was closed during this fit, at iteration {last}; its best "
                    "parameters are in the table: press Fit to go on from them")
-    job = replay(wb.state, store, run, wb.model, label=model_title(wb.model), message=message)
-    best = (best_vector(run, store.get_history(run["id"]))
-            if job.state in ("finished", "stopped") else None)
+    job = replay(wb.state, store, run, wb.model, label=model_title(wb.model), message=message,
+                 history=history)
+    best = best_vector(run, history) if job.state in ("finished", "stopped") else None
     if best is not None:
         try:
             x = np.asarray(best, dtype=float)

@@ -403,8 +403,7 @@ class LossMonitor(w.VBox):
         job.x0 = np.asarray(objective.x0(), dtype=float)
         job.names = list(objective.names())
         if self.model is not None:
-            job.slots = [self.model.get_opt_param_name_value_and_indices(k)[::3]
-                         for k in range(len(job.x0))]
+            job.slots = R.vector_slots(self.model, len(job.x0))
 
     def _prepare_traces(self, job) -> None:
         with self.param_fig.batch_update():

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from workbench.ui.fit_readout import vector_slots
+
 #: the stop reason of a fit whose kernel was shut down (workbench.fit.background)
 EXIT_REASON = "interpreter exit"
 
@@ -28,8 +30,7 @@ def describe_vector(job, model, start) -> bool:
     try:
         if x0.shape != np.shape(model.get_opt_params()):
             return False
-        job.slots = [model.get_opt_param_name_value_and_indices(k)[::3]
-                     for k in range(len(x0))]
+        job.slots = vector_slots(model, len(x0))
     except Exception:  # noqa: BLE001 - a model without a parameter vector: no traces
         return False
     job.x0 = x0
@@ -56,15 +57,17 @@ def cut_off(run) -> bool:
         run["status"] == "stopped" and (run.get("message") or "") == EXIT_REASON)
 
 
-def replay(state, store, run, model, label: str = "", message: str | None = None):
+def replay(state, store, run, model, label: str = "", message: str | None = None,
+           history: list | None = None):
     """Make ``run`` (a record of ``store``) the current job of ``state``, its events built
-    from the stored history; ``message`` replaces the run's own end message.  Returns
-    the job.  A run still "running" (in another kernel) is drawn as far as it got."""
+    from the stored history (``history``: those rows, when the caller has read them);
+    ``message`` replaces the run's own end message.  Returns the job.  A run still
+    "running" (in another kernel) is drawn as far as it got."""
     from workbench.fit.events import FitEvent
-
     from workbench.ui.state import Job
 
-    history = store.get_history(run["id"])
+    if history is None:
+        history = store.get_history(run["id"])
     training = run.get("kind") == "training"
     job = Job("training" if training else "fit", model_key=state.model_key, model_label=label)
     job.restored = True
