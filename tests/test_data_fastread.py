@@ -155,11 +155,11 @@ def test_one_bad_file_does_not_send_its_shape_to_the_careful_reader(tmp_path):
         Dataset(tmp_path)
 
 
-def test_two_halves_on_two_threads_read_like_one(tmp_path, monkeypatch):
-    """A group parsed as two halves on two threads (every group, with SPLIT_ROWS = 1)
-    gives the same configurations and leaves the same doubtful rows, whichever half they
-    fall in, to the careful reader."""
-    from workbench.data import _batchread
+def test_chunks_on_two_threads_read_like_one(tmp_path, monkeypatch):
+    """A group parsed in chunks shared by two threads (every group, with SPLIT_ROWS = 1
+    and chunks of 5 rows) gives the same configurations and leaves the same doubtful rows,
+    whichever chunk they fall in, to the careful reader."""
+    from workbench.data import _batchrows
 
     rows = "".join(f"Si {k:.6f} {0.5 * k:.6f} {-0.25 * k:.6f}\n" for k in range(6))
     good = "6\n" + HEAD + "Properties=species:S:1:pos:R:3\n" + rows
@@ -170,12 +170,113 @@ def test_two_halves_on_two_threads_read_like_one(tmp_path, monkeypatch):
             text = text.replace("Si 3.000000", "Si 3.0000e0")
         (tmp_path / f"f{k}.xyz").write_text(text)
         paths.append(str(tmp_path / f"f{k}.xyz"))
-    monkeypatch.setattr(_batchread, "SPLIT_ROWS", 10 ** 9)
+    monkeypatch.setattr(_batchrows, "SPLIT_ROWS", 10 ** 9)
     whole = read_configs(paths)
-    monkeypatch.setattr(_batchread, "SPLIT_ROWS", 1)
-    halves = read_configs(paths)
-    assert [c is None for c in halves] == [True] + [False] * 6 + [True]
-    assert [c is None for c in whole] == [c is None for c in halves]
-    for a, b in zip(whole, halves):
+    monkeypatch.setattr(_batchrows, "SPLIT_ROWS", 1)
+    monkeypatch.setattr(_batchrows, "CHUNK_ROWS", 5)
+    shared = read_configs(paths)  # the bad rows fall in chunk 0 (this thread) and 45 (helper)
+    assert [c is None for c in shared] == [True] + [False] * 6 + [True]
+    assert [c is None for c in whole] == [c is None for c in shared]
+    for a, b in zip(whole, shared):
         if a is not None:
             assert bits(a.coords) == bits(b.coords) and a.species == b.species
+
+
+SPELLINGS = [lambda x: repr(x), lambda x: f"{x:.3e}", lambda x: f"{x:.4E}",
+             lambda x: f"{x:+.5f}", lambda x: f"{x:.2f}"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 14))
+def test_many_comment_shapes_read_like_the_careful_reader(tmp_path_factory, seed, files):
+    """Files of one set whose comment lines differ in key order, number spellings, flags,
+    stress, extra keys, atom counts and line ends, some with a value the careful reader
+    refuses: each is read by the batch reader with the careful reader's values bit for
+    bit, and each file the careful reader refuses is left to it -- also when an earlier
+    file of the same shape was read."""
+    from workbench.errors import DatasetError
+
+    rng = np.random.default_rng(seed)
+    folder = tmp_path_factory.mktemp("shapes")
+    # files of one set mostly share shapes: each varies from the set's habits now and then
+    spellings = rng.choice(len(SPELLINGS), 2)
+    order, with_stress, flags = rng.permutation(3), rng.random() < 0.5, rng.random() < 0.5
+    paths, defects = [], []
+    for k in range(files):
+        n = int(rng.integers(1, 3))
+        spell = SPELLINGS[spellings[int(rng.random() < 0.2)]]
+        a = float(rng.uniform(3, 6))
+        cell = [a, 0.0, 0.0, 0.0, a, 0.0, 0.0, 0.0, a]
+        keys = [f'Lattice="{" ".join(spell(v) for v in cell)}"',
+                f"Energy={spell(float(rng.standard_normal()))}",
+                'PBC="' + str(rng.choice(["1 1 1", "1 0 1"] if flags != (rng.random() < 0.2)
+                                         else ["T T F"])) + '"']
+        defect = k > 0 and rng.random() < 0.25  # a value the careful reader refuses
+        if defect:
+            at = int(rng.integers(3))
+            keys[at] = ['Lattice="1 0 0 2 0 0 0 0 1"', "Energy=1.2.3", 'PBC="1 2 1"'][at]
+        keys = [keys[i] for i in (order if rng.random() < 0.8 else rng.permutation(3))]
+        if with_stress != (rng.random() < 0.2):
+            keys.append('Stress="' + " ".join(
+                spell(float(v)) for v in rng.standard_normal(int(rng.choice([6, 9])))) + '"')
+        if rng.random() < 0.2:
+            keys.append(f"step={int(rng.integers(100))} note=run{int(rng.integers(9))}")
+        if rng.random() < 0.2:
+            keys.append("Energy2=1.2.3")  # an unknown key: its value is not read
+        comment = " ".join(keys) + " Properties=species:S:1:pos:R:3:force:R:3"
+        rows = "".join(" ".join([str(rng.choice(["Si", "C "]))] + [
+            f"{v: .8e}" for v in rng.standard_normal(6)]) + "\n" for _ in range(n))
+        text = f"{n}\n{comment}\n{rows}"
+        if rng.random() < 0.1:
+            text = text.replace("\n", "\r\n")
+        path = folder / f"f{k:02d}.xyz"
+        path.write_bytes(text.encode())
+        paths.append(str(path))
+        defects.append(defect)
+    got = read_configs(paths)
+    for path, c, bad in zip(paths, got, defects):
+        try:
+            want = read_extxyz(path)
+        except DatasetError:
+            assert bad and c is None, path
+            continue
+        assert c is not None, Path(path).read_text()
+        assert_same(c, want)
+
+
+@pytest.mark.parametrize("second_row, fast", [
+    ("Si -1.50e+00  2.25e-01  0.00e+00", True),
+    ("Si ,1.50e+00  2.25e-01  0.00e+00", False),  # a comma where a sign or space leads
+    ("Si *1.50e+00  2.25e-01  0.00e+00", False),  # another byte between ' ' and '-'
+    ("Si  1.50e,00  2.25e-01  0.00e+00", False),  # a comma as the exponent's sign
+    ("Si  1.50e+00  2.25e-0x  0.00e+00", False),  # not a digit
+    ("Si  1.50e+00  2.25x-01  0.00e+00", False),  # not the exponent mark
+    ("Si  1.50e+00 +2.25e-01  0.00e+00", True),
+    ("Si  1.50e+00 #2.25e-01  0.00e+00", False),
+])
+def test_rows_of_another_layout_go_to_the_careful_reader(tmp_path, second_row, fast):
+    """Each byte of a later row is checked against the first row's layout: a sign, space,
+    digit or mark where the layout has one; anything else sends the file to the careful
+    reader (which reads or refuses it), whatever chunk or thread the row is in."""
+    text = ("2\n" + HEAD + "Properties=species:S:1:pos:R:3\n"
+            "Si  1.00e+00 -2.00e-01  3.00e+00\n" + second_row + "\n")
+    path = tmp_path / "f.xyz"
+    path.write_text(text)
+    (c,) = read_configs([str(path)])
+    assert (c is not None) == fast
+    if fast:
+        assert_same(c, read_extxyz(path))
+
+
+@pytest.mark.parametrize("row", [b"\xc3\x85  0.0  0.0  0.0", b"\xff\xfe 0.0  0.0  0.0",
+                                 b"Si  0.0  0.\xb5  0.0", b"Si  0.0  0.0  0.0 \xa0"])
+def test_bytes_outside_ascii_in_atom_lines_go_to_the_careful_reader(tmp_path, row):
+    """Only the comment line is checked for ASCII up front; a byte outside ASCII in the
+    atom lines fails the species or the layout check instead (no decoding error)."""
+    text = b"2\n" + HEAD.encode() + b"Properties=species:S:1:pos:R:3\n" + \
+        b"Si  1.0  0.0  0.0\n" + row + b"\n"
+    (tmp_path / "first.xyz").write_bytes(text)
+    (tmp_path / "alone.xyz").write_bytes(text.replace(b"Si  1.0  0.0  0.0\n", b"", 1)
+                                         .replace(b"2\n", b"1\n", 1))
+    assert read_configs([str(tmp_path / "first.xyz"), str(tmp_path / "alone.xyz")]) == \
+        [None, None]

@@ -20,7 +20,7 @@ One configuration per file::
 
 This is the careful reader: it accepts the whole dialect and names the file and line of
 every problem.  ``Dataset`` first parses all files of a directory together with the batch
-parser of :mod:`workbench.data._fastread` (same values bit for bit) and hands the files that
+reader of :mod:`workbench.data._batchread` (same values bit for bit) and hands the files that
 parser does not accept to :func:`read_extxyz`.  Here the file is read once, the atom block
 split into a string array, and numeric columns converted and validated with vectorized
 numpy operations; only when that finds something wrong does a slower per-line pass run to
