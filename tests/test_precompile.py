@@ -99,3 +99,21 @@ def test_every_caller_waits_for_the_running_child(monkeypatch):
         t.join(30)
     assert returned == [0, 0]
     assert "workbench.engine.sw" not in precompile._RUNNING
+
+
+def test_a_fit_set_up_starts_compiling_before_it_reads_the_data(monkeypatch):
+    """``build_setup`` asks the model to start compiling as soon as the model is built,
+    before the settings checks import the optimizers and before the data set is read."""
+    from importlib import resources
+
+    from workbench.fit import setup_file
+
+    order = []
+    monkeypatch.setattr(precompile, "start", lambda module: order.append(module) or False)
+    read = setup_file.build_dataset
+    monkeypatch.setattr(setup_file, "build_dataset",
+                        lambda cfg: order.append("read") or read(cfg))
+    config = resources.files("workbench.fit").joinpath("examples/sw_si.yaml").read_text()
+    setup = setup_file.build_setup(config)
+    assert order[:2] == ["workbench.engine.sw", "read"]
+    assert len(setup.train) == 1000

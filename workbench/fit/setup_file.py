@@ -436,6 +436,7 @@ def build_setup(source, before_data=None) -> FitSetup:
         model = build_network_model(cfg)
     else:
         model = build_model(cfg)
+        model.start_compiling()  # on a fresh install: meanwhile, in a child process
         check_fit_settings(cfg, model)
     if before_data is not None:
         before_data(cfg)

@@ -122,12 +122,16 @@ class BuiltinModel(Model):
         return tuple(self.param_aliases.get(ps.name, ps.name) for ps in self.spec.params
                      if ps.is_cutoff)
 
-    def prepare(self, configs):
-        """Pack ``configs``; on a fresh install the potential's kernels compile in a
-        child process meanwhile (``engine.precompile``)."""
+    def start_compiling(self) -> bool:
+        """On a fresh install, compile the potential's kernels in a child process
+        (``engine.precompile``) while this one reads and packs the data."""
         from workbench.engine import precompile
 
-        precompile.start(self.spec_module)
+        return precompile.start(self.spec_module)
+
+    def prepare(self, configs):
+        """Pack ``configs`` (the kernels compile meanwhile: :meth:`start_compiling`)."""
+        self.start_compiling()
         return super().prepare(configs)
 
     def _check_columns(self, columns):

@@ -115,6 +115,12 @@ class Model:
         return []
 
     # data-set state ------------------------------------------------------------------
+    def start_compiling(self) -> bool:
+        """Start compiling this model's kernels in the background, if it has any that are
+        not compiled yet (see ``workbench.engine.precompile``); True when that began.
+        Called as soon as the model is known, before the data are read."""
+        return False
+
     def prepare(self, configs) -> ModelState:
         """Pack ``configs`` once (neighbor lists at the current influence distance)."""
         configs = list(configs)
