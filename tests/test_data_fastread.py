@@ -280,3 +280,20 @@ def test_bytes_outside_ascii_in_atom_lines_go_to_the_careful_reader(tmp_path, ro
                                          .replace(b"2\n", b"1\n", 1))
     assert read_configs([str(tmp_path / "first.xyz"), str(tmp_path / "alone.xyz")]) == \
         [None, None]
+
+
+def test_properties_that_differ_only_in_numbers_are_different_shapes(tmp_path):
+    """Two files whose comment lines differ only in the numbers of Properties (column
+    counts) have different columns: the second is not read with the first one's."""
+    rows = "".join("Si " + " ".join(f"{0.1 * (k + c): .4e}" for c in range(9)) + "\n"
+                   for k in range(2))
+    paths = []
+    for name, props in (("a", "species:S:1:pos:R:3:aux:R:1:force:R:3:w:R:2"),
+                        ("b", "species:S:1:pos:R:3:aux:R:2:force:R:3:w:R:1")):
+        (tmp_path / f"{name}.xyz").write_text(f"2\n{HEAD}Properties={props}\n{rows}")
+        paths.append(str(tmp_path / f"{name}.xyz"))
+    got = read_configs(paths)
+    for path, c in zip(paths, got):
+        assert_same(c, read_extxyz(path))
+    # the first force value: value 5 of b's row (after pos and two aux), value 4 of a's
+    assert got[1].forces[0, 0] == 0.5 and got[0].forces[0, 0] == 0.4

@@ -95,7 +95,8 @@ class Shape:
     """How to read the first two lines of one shape: the Header of its first file, which
     number goes where, and which other files have the same shape (:meth:`numbers`)."""
 
-    __slots__ = ("head", "lattice", "energy", "stress", "pbc", "count_line", "comment")
+    __slots__ = ("head", "lattice", "energy", "stress", "pbc", "fixed", "count_line",
+                 "comment")
 
     def __init__(self, head, count_line, comment):
         self.count_line, self.comment = count_line, comment
@@ -106,10 +107,14 @@ class Shape:
             for g in (2, 3, 4, 5):
                 if m.group(g) is not None:
                     spans[m.group(1).lower()] = m.span(g)
+        tokens = []
         for k, m in enumerate(_NUMBER.finditer(comment)):
+            tokens.append(m.group().encode())
             for key, (a, b) in spans.items():
                 if a <= m.start() and m.end() <= b:
                     slots.setdefault(key, []).append(k)
+        # the column counts in Properties are part of the shape, not values that vary
+        self.fixed = [(k, tokens[k]) for k in slots.get("properties", [])]
         self.lattice = slots.get("lattice", [])
         self.energy = slots.get("energy", [])
         self.stress = slots.get("stress", [])
@@ -129,7 +134,7 @@ class Shape:
             parts = _NUMBER_BYTES.split(comment.rstrip(b"\r"))
             same = count_line == self.count_line and parts[0::2] == [
                 p.encode() for p in _NUMBER.split(self.comment)[0::2]]
-            return [tuple(parts[1::2]) if same else None]
+            return [self._same_columns(tuple(parts[1::2])) if same else None]
         text = _GROUP.join(re.escape(p.encode()) for p in _NUMBER.split(self.comment)[0::2])
         # one item per record, each ended by "\0": either this shape (the last group is
         # then "\0") or anything else up to its end
@@ -138,7 +143,14 @@ class Shape:
         items = pattern.findall(b"\0".join(records) + b"\0")
         if len(items) != len(records):  # cannot happen: records hold no "\0"
             raise AssertionError("comment-line pattern out of step with its records")
-        return [item[:-1] if item[-1] else None for item in items]
+        return [self._same_columns(item[:-1]) if item[-1] else None for item in items]
+
+    def _same_columns(self, numbers):
+        """``numbers`` if their Properties column counts are this shape's, else None."""
+        for k, token in self.fixed:
+            if numbers[k] != token:
+                return None
+        return numbers
 
 
 def shapes(group, paths):
