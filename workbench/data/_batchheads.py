@@ -33,7 +33,6 @@ from .extxyz import _KV, parse_header
 #: among strings of these characters.
 _GROUP = rb"([-+.0-9][-+.0-9eE]*)"
 _NUMBER = re.compile(_GROUP.decode())
-_NUMBER_BYTES = re.compile(_GROUP)
 _NUMBER_START = b"-+.0123456789"
 _CHUNK = 1 << 16
 
@@ -96,10 +95,11 @@ class Shape:
     number goes where, and which other files have the same shape (:meth:`numbers`)."""
 
     __slots__ = ("head", "lattice", "energy", "stress", "pbc", "fixed", "count_line",
-                 "comment")
+                 "literals", "tokens")
 
     def __init__(self, head, count_line, comment):
-        self.count_line, self.comment = count_line, comment
+        self.count_line = count_line
+        self.literals = [p.encode() for p in _NUMBER.split(comment)[0::2]]
         self.head = head
         slots: dict[str, list[int]] = {}
         spans = {}
@@ -113,6 +113,7 @@ class Shape:
             for key, (a, b) in spans.items():
                 if a <= m.start() and m.end() <= b:
                     slots.setdefault(key, []).append(k)
+        self.tokens = tuple(tokens)  # this line's own numbers
         # the column counts in Properties are part of the shape, not values that vary
         self.fixed = [(k, tokens[k]) for k in slots.get("properties", [])]
         self.lattice = slots.get("lattice", [])
@@ -129,13 +130,7 @@ class Shape:
     def numbers(self, records):
         """Per record (count line, newline, comment line: bytes): the numbers on its
         comment line (a tuple of bytes) if it has this shape, else None."""
-        if len(records) == 1:  # no pattern to build: split the line itself
-            count_line, _, comment = records[0].partition(b"\n")
-            parts = _NUMBER_BYTES.split(comment.rstrip(b"\r"))
-            same = count_line == self.count_line and parts[0::2] == [
-                p.encode() for p in _NUMBER.split(self.comment)[0::2]]
-            return [self._same_columns(tuple(parts[1::2])) if same else None]
-        text = _GROUP.join(re.escape(p.encode()) for p in _NUMBER.split(self.comment)[0::2])
+        text = _GROUP.join(re.escape(p) for p in self.literals)
         # one item per record, each ended by "\0": either this shape (the last group is
         # then "\0") or anything else up to its end
         pattern = re.compile(
@@ -170,8 +165,11 @@ def shapes(group, paths):
             continue
         shape = Shape(head, count_line, comment)
         pending = pending[start:]
+        # a file alone in its group needs no pattern: its numbers are the shape's own
+        found = [shape.tokens] if len(pending) == 1 else \
+            shape.numbers([m[1][:m[2]] for m in pending])
         members, numbers, rest = [], [], []
-        for member, got in zip(pending, shape.numbers([m[1][:m[2]] for m in pending])):
+        for member, got in zip(pending, found):
             if got is not None:
                 members.append(member)
                 numbers.append(got)

@@ -41,8 +41,8 @@ class Layout:
     """Where things are in every row: species width, digit columns, per column the range
     its byte must lie in, and per numeric field its mantissa digits, point and exponent."""
 
-    __slots__ = ("width", "digits", "low", "span", "marks", "leads", "signs", "fields",
-                 "lead_of", "sign_of", "frac", "place", "dtype")
+    __slots__ = ("width", "digits", "low", "span", "marks", "leads", "signs", "columns",
+                 "fields", "lead_of", "sign_of", "frac", "place", "dtype")
 
 
 def layout(rows, head):
@@ -88,6 +88,7 @@ def layout(rows, head):
             k, (low[width + j], 0))
     lay.low, lay.span = low, span
     wanted = [head.pos_col] + ([head.force_col] if head.force_col is not None else [])
+    lay.columns = [col[3] for col in wanted]  # three fields each, in this order
     where = {c: k for k, c in enumerate(lay.digits)}
     lay.fields, lay.lead_of, lay.sign_of = [], [], []
     for col in wanted:
@@ -175,8 +176,7 @@ def parse_rows(rows, lay, head):
     species = _species(rows, lay.width)
     if species is None:
         return None
-    wanted = [head.pos_col] + ([head.force_col] if head.force_col is not None else [])
-    outputs = [np.empty((len(rows), 3)) for _ in wanted]
+    outputs = [np.empty((len(rows), 3)) for _ in lay.columns]
     ok = np.empty(len(rows), bool)
 
     def parse(chunks):
@@ -191,7 +191,7 @@ def parse_rows(rows, lay, head):
         if len(rows) < SPLIT_ROWS or (os.cpu_count() or 1) < 2 or \
                 not _on_two_threads(parse, chunks[::2], chunks[1::2]):
             parse(chunks)
-    return species, {col[3]: out for col, out in zip(wanted, outputs)}, ok
+    return species, dict(zip(lay.columns, outputs)), ok
 
 
 def _on_two_threads(work, mine, theirs):
