@@ -240,3 +240,38 @@ def test_training_runs_restore_their_weights_into_the_network(si_path, tmp_path,
     calc.compute()
     np.testing.assert_array_equal(calc.results["energy"], e1)
     np.testing.assert_array_equal(calc.results["forces"], f1)
+
+
+def test_a_late_refresh_from_a_fit_thread_does_not_undo_a_newer_filter(tmp_path):
+    """A fit's end refreshes the table from the fit's thread.  When that refresh reads the
+    filter and is still querying the store as the user clears the filter, the table ends
+    showing every run (the user's refresh runs after it), not the stale filtered list."""
+    import threading
+
+    store = RunStore(tmp_path / "store")
+    first = store.begin_run(name="first", model_kind="StillingerWeber")
+    second = store.begin_run(name="second", model_kind="StillingerWeber")
+    panel = RunsPanel(None, store=store)
+    panel.search_w.value = "first"
+    assert [v for _, v in panel.table_w.options] == [first]
+    querying, go_on = threading.Event(), threading.Event()
+    list_runs = store.list_runs
+
+    def slow_list_runs(**kw):
+        if threading.current_thread() is late:  # the fit thread's query, still running
+            querying.set()
+            go_on.wait(10)
+        return list_runs(**kw)
+
+    store.list_runs = slow_list_runs
+    late = threading.Thread(target=panel.refresh)  # as a fit's "finished" would
+    late.start()
+    assert querying.wait(10)
+    # the user clears the filter meanwhile (in a thread here: this one releases the query)
+    clearing = threading.Thread(target=lambda: setattr(panel.search_w, "value", ""))
+    clearing.start()
+    clearing.join(0.5)
+    go_on.set()
+    late.join(10)
+    clearing.join(10)
+    assert [v for _, v in panel.table_w.options] == [second, first]

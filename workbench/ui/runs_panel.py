@@ -14,6 +14,7 @@ itself.  It refreshes when a job of the workbench ends.
 from __future__ import annotations
 
 import html
+import threading
 
 import ipywidgets as w
 import numpy as np
@@ -77,6 +78,9 @@ class RunsPanel:
         self.on_restore = None
         self.runs: list[dict] = []
         self._hold_refresh = False
+        # a fit's end refreshes the table from the fit's thread: one refresh at a time, so
+        # the last one reads the filter as it is now (not as an earlier one read it)
+        self._refresh_lock = threading.RLock()
         self._predictions: dict = {}
         lay = w.Layout(width="auto")
         self.search_w = w.Text(placeholder="filter: name, model, notes, id",
@@ -214,6 +218,10 @@ class RunsPanel:
         """Re-read the store with the current filter and sort; keeps the selection."""
         if self._hold_refresh:
             return
+        with self._refresh_lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         self._show_sort()
         if self.store is None:
             self.message_w.value = "<i>run recording is off (WORKBENCH_RUNS=off)</i>"
